@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FeniciaConfig(AppConfig):
+    name = "fenicia"
+    verbose_name = "Fenicia"

@@ -1,0 +1,53 @@
+"""Set-based writes Django's ORM can't express: a multi-row upsert with a guard.
+
+`INSERT ... ON CONFLICT (...) DO UPDATE SET ... WHERE <guard> RETURNING ...` is the same SQL on
+PostgreSQL and SQLite (3.35+). The guard makes a conflicting row update only when the incoming
+data is not older than what is stored; rows the guard refuses are simply not returned.
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection, models
+
+
+def upsert_returning(
+    model: type[models.Model],
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict_fields: Sequence[str],
+    update_fields: Iterable[str],
+    guard_sql: str = "",
+    returning: Sequence[str] = ("id",),
+) -> list[tuple]:
+    """Upsert `rows` (dicts of field name -> Python value) and return `returning` columns for
+    every row that was inserted or updated. `guard_sql` may refer to the stored row by the
+    table name and to the incoming row as `excluded`. On PostgreSQL an extra last column tells
+    whether the row was inserted (`xmax = 0`)."""
+    if not rows:
+        return []
+    meta = model._meta
+    table = connection.ops.quote_name(meta.db_table)
+    fields = [meta.get_field(name) for name in rows[0]]
+    columns = [connection.ops.quote_name(f.column) for f in fields]
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params: list[Any] = []
+    for row in rows:
+        params.extend(f.get_db_prep_save(row[f.name], connection) for f in fields)
+    conflict = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in conflict_fields)
+    assignments = ", ".join(
+        f"{connection.ops.quote_name(meta.get_field(n).column)} = excluded.{connection.ops.quote_name(meta.get_field(n).column)}"
+        for n in update_fields
+    )
+    returning_sql = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in returning)
+    if connection.vendor == "postgresql":
+        returning_sql += ", (xmax = 0)"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {assignments}"
+        + (f" WHERE {guard_sql}" if guard_sql else "")
+        + f" RETURNING {returning_sql}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())

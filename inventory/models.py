@@ -1,0 +1,1 @@
+"""Inventory sources, products and stock levels arrive with the inventory-sources issue."""

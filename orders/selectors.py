@@ -1,0 +1,60 @@
+"""Reads for orders: what the list, the detail page and the API show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from .models import Order, OrderLine, SyncEvent, SyncState
+
+
+@dataclass
+class OrderFilters:
+    channel: int | None = None
+    status: str = ""
+    payment_status: str = ""
+    errors: bool = False
+    q: str = ""
+    updated_since: datetime | None = None
+
+
+def order_list(filters: OrderFilters) -> QuerySet[Order]:
+    """Orders newest first, filtered. Joins the channel for display and never loads lines per
+    row; SKU search is an EXISTS on the indexed sku column."""
+    qs = Order.objects.select_related("channel").defer("raw")
+    if filters.channel:
+        qs = qs.filter(channel_id=filters.channel)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.payment_status:
+        qs = qs.filter(payment_status=filters.payment_status)
+    if filters.errors:
+        qs = qs.exclude(sync_state=SyncState.OK)
+    if filters.updated_since:
+        qs = qs.filter(updated_at__gte=filters.updated_since)
+    term = filters.q.strip()
+    if term:
+        sku_match = OrderLine.objects.filter(order=OuterRef("pk"), sku__iexact=term)
+        qs = qs.filter(
+            Q(number__icontains=term) | Q(external_id=term) | Q(customer_name__icontains=term)
+            | Q(customer_email__icontains=term) | Exists(sku_match)
+        )
+    return qs.order_by("-placed_at", "-id")
+
+
+def order_detail(order_id: int) -> Order:
+    return (
+        Order.objects.select_related("channel")
+        .prefetch_related("lines", "shipments")
+        .get(pk=order_id)
+    )
+
+
+def order_timeline(order: Order, limit: int = 200) -> QuerySet[SyncEvent]:
+    return order.events.select_related("run").order_by("-created_at", "-id")[:limit]
+
+
+def orders_with_lines(qs: QuerySet[Order]) -> QuerySet[Order]:
+    return qs.prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("position", "id")), "shipments")

@@ -1,0 +1,19 @@
+"""django-q2 task functions: take ids, call one service. Safe to run twice."""
+
+from . import sync
+
+
+def drain_inbox(channel_id: int) -> int:
+    return sync.inbox_drain(channel_id=channel_id)
+
+
+def poll_channel(channel_id: int) -> None:
+    sync.channel_poll(channel_id=channel_id)
+
+
+def sync_run_step(run_id: int) -> None:
+    sync.sync_run_step(run_id=run_id)
+
+
+def sync_order(order_id: int, source: str = "manual") -> str:
+    return sync.order_sync(order_id=order_id, source=source)
