@@ -65,7 +65,7 @@ class Channel(models.Model):
 
     @property
     def webhook_path(self) -> str:
-        return reverse("channels:webhook", args=[self.kind, self.pk])
+        return reverse("webhook", args=[self.kind, self.pk])
 
     @property
     def webhook_url(self) -> str:

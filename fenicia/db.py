@@ -28,12 +28,13 @@ def upsert_returning(
         return []
     meta = model._meta
     table = connection.ops.quote_name(meta.db_table)
-    fields = [meta.get_field(name) for name in rows[0]]
+    names = list(rows[0])
+    fields = [meta.get_field(name) for name in names]
     columns = [connection.ops.quote_name(f.column) for f in fields]
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params: list[Any] = []
     for row in rows:
-        params.extend(f.get_db_prep_save(row[f.name], connection) for f in fields)
+        params.extend(f.get_db_prep_save(row[name], connection) for f, name in zip(fields, names, strict=True))
     conflict = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in conflict_fields)
     assignments = ", ".join(
         f"{connection.ops.quote_name(meta.get_field(n).column)} = excluded.{connection.ops.quote_name(meta.get_field(n).column)}"

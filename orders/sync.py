@@ -146,7 +146,7 @@ def order_sync_request(*, order: Order, source: str = "manual") -> None:
 
 # -- runs: poll, import, re-sync -------------------------------------------------------------------
 def sync_run_start(
-    *, channel: Channel, kind: str, since=None, until=None, external_ids=None, user=None
+    *, channel: Channel, kind: str, since=None, until=None, external_ids=None, user=None, enqueue_first: bool = True
 ) -> SyncRun:
     now = timezone.now()
     run = SyncRun.objects.create(
@@ -158,7 +158,8 @@ def sync_run_start(
     if kind == SyncRun.Kind.IMPORT and since is None:
         run.window_start = now - timedelta(days=DEFAULT_IMPORT_DAYS)
         run.save(update_fields=["window_start"])
-    enqueue(STEP_TASK, run.pk)
+    if enqueue_first:
+        enqueue(STEP_TASK, run.pk)
     return run
 
 
@@ -195,17 +196,19 @@ def channel_poll(*, channel_id: int) -> SyncRun | None:
         return sync_run_start(channel=channel, kind=SyncRun.Kind.POLL, since=start, until=now - adapter.poll_end_lag)
 
 
-def sync_run_step(*, run_id: int) -> None:
-    """Carry a run forward by at most one batch. Claims the run with a conditional UPDATE, so a
-    redelivered task or a second worker does nothing; the next step is enqueued only after this
-    one's orders and cursor are committed together."""
+def sync_run_step(*, run_id: int, enqueue_next: bool = True) -> bool:
+    """Carry a run forward by at most one batch; True when the run has nothing left to do.
+
+    Claims the run with a conditional UPDATE, so a redelivered task or a second worker does
+    nothing; the next step is enqueued only after this one's orders and cursor are committed
+    together. `enqueue_next=False` lets a management command drive the steps itself."""
     now = timezone.now()
     claimed = SyncRun.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now),
         pk=run_id, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
     ).update(status=SyncRun.Status.RUNNING, lease_until=now + STEP_LEASE, started_at=Coalesce("started_at", now))
     if not claimed:
-        return
+        return False
     run = SyncRun.objects.select_related("channel").get(pk=run_id)
     channel = run.channel
     try:
@@ -215,15 +218,16 @@ def sync_run_step(*, run_id: int) -> None:
             done = _window_step(run)
     except ChannelError as exc:
         _step_failed(run, exc)
-        return
+        return False
     except Exception as exc:
         _step_failed(run, exc)
         raise
     channel_record_success(channel_id=channel.pk)
     if done:
         _run_finished(run)
-    else:
+    elif enqueue_next:
         enqueue(STEP_TASK, run.pk)
+    return done
 
 
 def _resync_step(run: SyncRun) -> bool:
