@@ -36,18 +36,17 @@ def upsert_returning(
     for row in rows:
         params.extend(f.get_db_prep_save(row[name], connection) for f, name in zip(fields, names, strict=True))
     conflict = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in conflict_fields)
-    assignments = ", ".join(
-        f"{connection.ops.quote_name(meta.get_field(n).column)} = excluded.{connection.ops.quote_name(meta.get_field(n).column)}"
-        for n in update_fields
-    )
+    quoted = [connection.ops.quote_name(meta.get_field(n).column) for n in update_fields]
+    assignments = ", ".join(f"{column} = excluded.{column}" for column in quoted)
     returning_sql = ", ".join(connection.ops.quote_name(meta.get_field(n).column) for n in returning)
     if connection.vendor == "postgresql":
         returning_sql += ", (xmax = 0)"
+    # Only column names from the model's own metadata are interpolated; values are parameters.
+    values = ", ".join([placeholders] * len(rows))
+    where = f" WHERE {guard_sql}" if guard_sql else ""
     sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(rows))} "
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {assignments}"
-        + (f" WHERE {guard_sql}" if guard_sql else "")
-        + f" RETURNING {returning_sql}"
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {assignments}{where} RETURNING {returning_sql}"  # noqa: S608
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -49,15 +49,21 @@ def _order_row(channel_id: int, order: NormalizedOrder, now) -> dict[str, Any]:
     return row
 
 
-def _newest_per_external_id(orders: Iterable[NormalizedOrder]) -> list[NormalizedOrder]:
-    """One row per order (a batch may hold the same order twice), sorted by external id so that
-    concurrent upserts lock rows in the same order and cannot deadlock each other."""
+def _newest_per_external_id(orders: Iterable[NormalizedOrder]) -> tuple[list[NormalizedOrder], list[NormalizedOrder]]:
+    """One row per order (a batch may hold the same order twice, e.g. a webhook burst), sorted
+    by external id so concurrent upserts lock rows in the same order and cannot deadlock.
+    Also returns the older copies the batch superseded: they go on the timeline as ignored."""
     newest: dict[str, NormalizedOrder] = {}
+    superseded: list[NormalizedOrder] = []
     for order in orders:
         held = newest.get(order.external_id)
         if held is None or order.source_updated_at >= held.source_updated_at:
+            if held is not None:
+                superseded.append(held)
             newest[order.external_id] = order
-    return [newest[key] for key in sorted(newest)]
+        else:
+            superseded.append(order)
+    return [newest[key] for key in sorted(newest)], superseded
 
 
 @transaction.atomic
@@ -74,7 +80,7 @@ def orders_upsert(
     timeline as ignored. An equal timestamp does update, so a manual sync re-applies the
     current status mapping."""
     result = UpsertResult()
-    batch = _newest_per_external_id(orders)
+    batch, superseded = _newest_per_external_id(orders)
     if not batch:
         return result
     now = timezone.now()
@@ -106,8 +112,9 @@ def orders_upsert(
         _replace_lines(rows, by_external_id)
         _upsert_channel_shipments(rows, by_external_id)
 
-    _record_upsert_events(channel=channel, result=result, rows_by_id=_ids_to_external(result, by_external_id, channel),
-                          by_external_id=by_external_id, source=source, run=run, topic=topic)
+    result.stale.extend(o.external_id for o in superseded)
+    _record_upsert_events(channel=channel, result=result, ids=_order_ids(channel, by_external_id),
+                          by_external_id=by_external_id, superseded=superseded, source=source, run=run, topic=topic)
     return result
 
 
@@ -142,33 +149,43 @@ def _upsert_channel_shipments(rows: list[tuple], by_external_id: dict[str, Norma
         )
 
 
-def _ids_to_external(result: UpsertResult, by_external_id, channel: Channel) -> dict[str, int]:
+def _order_ids(channel: Channel, by_external_id: dict[str, NormalizedOrder]) -> dict[str, int]:
     """external id -> order id for every order the batch touched, stale ones included."""
     return dict(Order.objects.filter(channel=channel, external_id__in=list(by_external_id))
                 .values_list("external_id", "id"))
 
 
-def _record_upsert_events(*, channel, result, rows_by_id, by_external_id, source, run, topic) -> None:
+def _stale_message(via: str, order: NormalizedOrder) -> str:
+    return (f"Ignored an older update from {via}: the channel's copy dated "
+            f"{order.source_updated_at.isoformat()} is older than the one we hold")
+
+
+def _record_upsert_events(*, channel, result, ids, by_external_id, superseded, source, run, topic) -> None:
     via = SOURCE_LABELS.get(source, source)
     if topic:
         via = f"{via} ({topic})"
     created = set(result.created)
     updated = set(result.updated)
     events = []
-    for external_id, order_id in rows_by_id.items():
+
+    def details(order: NormalizedOrder) -> dict:
+        return {"source_updated_at": order.source_updated_at.isoformat(), "status": order.status,
+                "payment_status": order.payment_status, "channel_status": order.channel_status}
+
+    for order in superseded:
+        events.append(SyncEvent(order_id=ids[order.external_id], channel=channel, run=run,
+                                kind=SyncEvent.Kind.STALE_IGNORED, outcome=SyncEvent.Outcome.SKIPPED, source=source,
+                                message=_stale_message(via, order), details=details(order)))
+    for external_id, order_id in ids.items():
         order = by_external_id[external_id]
-        details = {"source_updated_at": order.source_updated_at.isoformat(), "status": order.status,
-                   "payment_status": order.payment_status, "channel_status": order.channel_status}
         if order_id in created:
             kind, outcome, message = SyncEvent.Kind.IMPORTED, SyncEvent.Outcome.SUCCESS, f"Imported from {via}"
         elif order_id in updated:
             kind, outcome, message = SyncEvent.Kind.UPDATED, SyncEvent.Outcome.SUCCESS, f"Updated from {via}"
         else:
-            kind, outcome = SyncEvent.Kind.STALE_IGNORED, SyncEvent.Outcome.SKIPPED
-            message = (f"Ignored an older update from {via}: the channel's copy dated "
-                       f"{order.source_updated_at.isoformat()} is older than the one we hold")
+            kind, outcome, message = SyncEvent.Kind.STALE_IGNORED, SyncEvent.Outcome.SKIPPED, _stale_message(via, order)
         events.append(SyncEvent(order_id=order_id, channel=channel, run=run, kind=kind, outcome=outcome,
-                                source=source, message=message, details=details))
+                                source=source, message=message, details=details(order)))
     SyncEvent.objects.bulk_create(events, batch_size=500)
 
 

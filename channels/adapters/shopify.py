@@ -24,7 +24,7 @@ from typing import Any
 import requests
 from django.utils.dateparse import parse_datetime
 
-from ..http import HttpClient
+from .. import http as channel_http  # module import: channels.http imports this package back
 from .base import (
     AuthExpired,
     Capability,
@@ -180,10 +180,10 @@ class ShopifyAdapter:
     poll_overlap = timedelta(minutes=5)
     max_page_size = ORDERS_PER_PAGE
 
-    def __init__(self, connection: ChannelConnection, *, http: HttpClient | None = None) -> None:
+    def __init__(self, connection: ChannelConnection, *, http: channel_http.HttpClient | None = None) -> None:
         self.connection = connection
         self.credentials = dict(connection.credentials)
-        self.http = http or HttpClient()
+        self.http = http or channel_http.HttpClient()
 
     # -- plumbing ------------------------------------------------------------------------
     @property

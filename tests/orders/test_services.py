@@ -55,8 +55,10 @@ def test_a_batch_holding_the_same_order_twice_keeps_the_newest(shopify_channel):
         normalized_order("1", minutes=9, notes="newest"), normalized_order("1", minutes=1, notes="older"),
         normalized_order("2"),
     ], source="poll")
-    assert Order.objects.get(external_id="1").notes == "newest"
+    order = Order.objects.get(external_id="1")
+    assert order.notes == "newest"
     assert Order.objects.count() == 2
+    assert sorted(order.events.values_list("kind", flat=True)) == ["imported", "stale_ignored"]
 
 
 def test_orders_are_unique_per_channel_not_globally(shopify_channel):

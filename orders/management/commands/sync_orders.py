@@ -24,7 +24,7 @@ def parse_since(value: str) -> datetime:
         day = parse_date(value)
         if day is None:
             raise CommandError(f"--since must be an ISO date or datetime, not {value!r}")
-        parsed = datetime(day.year, day.month, day.day)
+        parsed = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
