@@ -31,6 +31,7 @@ DRAIN_TASK = "orders.tasks.drain_inbox"
 POLL_TASK = "orders.tasks.poll_channel"
 
 
+@transaction.atomic
 def channel_create(
     *,
     kind: str,
@@ -75,6 +76,22 @@ def channel_set_status(*, channel: Channel, status: str) -> None:
                                                  consecutive_failures=0)
     channel.refresh_from_db()
     channel_schedule_sync(channel=channel)
+
+
+@transaction.atomic
+def channel_update_credentials(*, channel: Channel, credentials: Mapping[str, str], webhook_secret: str = "") -> None:
+    """Merge new credentials (empty values keep the stored ones) and, when the channel was
+    failing, mark it connected again so polling resumes. A paused channel stays paused."""
+    locked = Channel.objects.select_for_update().get(pk=channel.pk)
+    locked.credentials = {**locked.credentials, **{k: v for k, v in credentials.items() if v}}
+    fields = ["credentials", "updated_at"]
+    if webhook_secret:
+        locked.webhook_secret = webhook_secret
+        fields.append("webhook_secret")
+    locked.save(update_fields=fields)
+    if locked.status in (ChannelStatus.NEEDS_RECONNECT, ChannelStatus.ERROR):
+        channel_set_status(channel=locked, status=ChannelStatus.CONNECTED)
+    channel.refresh_from_db()
 
 
 def channel_record_success(*, channel_id: int) -> None:

@@ -77,14 +77,12 @@ def _orders_chart(channels: list[Channel], *, first_day: date, days: int) -> dic
     chart_days = [ChartDay(day=first_day + timedelta(days=offset)) for offset in range(days)]
     for chart_day in chart_days:
         chart_day.total = sum(counts.get((c.pk, chart_day.day), 0) for c in channels)
-    peak = max((d.total for d in chart_days), default=0) or 1
+    peak = max((d.total for d in chart_days), default=0)
     for chart_day in chart_days:
         chart_day.segments = [
             (c, n, round(n * 100 / peak, 2)) for c in channels if (n := counts.get((c.pk, chart_day.day), 0))
         ]
-        chart_day.percent = round(chart_day.total * 100 / peak, 2)
-    return {"days": chart_days, "peak": peak if peak > 1 or any(d.total for d in chart_days) else 0,
-            "total": sum(d.total for d in chart_days)}
+    return {"days": chart_days, "peak": peak, "total": sum(d.total for d in chart_days)}
 
 
 @login_required

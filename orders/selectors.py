@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.http import Http404
 
 from .models import Order, OrderLine, SyncEvent, SyncState
 
@@ -52,9 +53,21 @@ def order_detail(order_id: int) -> Order:
     )
 
 
-def order_timeline(order: Order, limit: int = 200) -> QuerySet[SyncEvent]:
-    return order.events.select_related("run").order_by("-created_at", "-id")[:limit]
+def order_timeline(order: Order, limit: int | None = 200) -> QuerySet[SyncEvent]:
+    events = order.events.select_related("run").order_by("-created_at", "-id")
+    return events[:limit] if limit is not None else events
 
 
 def orders_with_lines(qs: QuerySet[Order]) -> QuerySet[Order]:
     return qs.prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("position", "id")), "shipments")
+
+
+def get_order_for_user(user, order_id: int) -> Order:
+    """The one way views fetch an order (with channel, lines and shipments). Fenicia is
+    single-merchant: every active signed-in user sees every order. Http404 otherwise."""
+    if not user.is_authenticated or not user.is_active:
+        raise Http404("No such order")
+    try:
+        return order_detail(order_id)
+    except Order.DoesNotExist:
+        raise Http404("No such order") from None

@@ -1,0 +1,1 @@
+"""Fenicia benchmarks. Not part of the application: see bench/README.md."""
