@@ -37,8 +37,10 @@ RESULTS_DIR = ROOT / "bench" / "results"
 # -- environment -----------------------------------------------------------------------------
 def raise_on_sigterm() -> None:
     """Turn SIGTERM into KeyboardInterrupt so `finally` blocks stop servers and drop databases."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
+
     signal.signal(signal.SIGTERM, handler)
 
 
@@ -131,9 +133,18 @@ def order_payload(i: int, *, updated_at: datetime | None = None) -> dict:
     first["id"] = order_id * 10 + 1
     first["admin_graphql_api_id"] = f"gid://shopify/LineItem/{first['id']}"
     second.update(
-        id=order_id * 10 + 2, admin_graphql_api_id=f"gid://shopify/LineItem/{order_id * 10 + 2}",
-        sku="MUG-WHT", title="Mug", variant_title="White", name="Mug - White", price="12.50",
-        current_quantity=1, quantity=1, fulfillable_quantity=1, product_id=3301, variant_id=4401,
+        id=order_id * 10 + 2,
+        admin_graphql_api_id=f"gid://shopify/LineItem/{order_id * 10 + 2}",
+        sku="MUG-WHT",
+        title="Mug",
+        variant_title="White",
+        name="Mug - White",
+        price="12.50",
+        current_quantity=1,
+        quantity=1,
+        fulfillable_quantity=1,
+        product_id=3301,
+        variant_id=4401,
     )
     data["line_items"] = [first, second]
     data["subtotal_price"] = data["current_subtotal_price"] = "62.40"
@@ -167,8 +178,9 @@ def one_hour_later() -> datetime:
 
 # -- reporting ---------------------------------------------------------------------------------
 def machine() -> str:
-    return (f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, "
-            f"{platform.machine()}")
+    return (
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}"
+    )
 
 
 def load_average() -> float:
@@ -180,10 +192,12 @@ def load_average() -> float:
 def cpu_busy(seconds: float = 1.0) -> float:
     """Share (0-100) of all CPUs busy over `seconds`, measured before a benchmark starts: when
     other work is running on this machine, absolute figures drop (same-run ratios less so)."""
+
     def sample() -> tuple[int, int]:
         values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         idle = values[3] + values[4]  # idle + iowait
         return sum(values) - idle, sum(values)
+
     busy_before, total_before = sample()
     time.sleep(seconds)
     busy_after, total_after = sample()

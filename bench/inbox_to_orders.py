@@ -46,19 +46,30 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--chunk", type=int, default=200, help="baseline orders per transaction")
     parser.add_argument("--slices", type=int, default=5, help="alternate Fenicia and baseline over this many slices")
     parser.add_argument("--verbose", action="store_true", help="print each slice's timings")
-    parser.add_argument("--profile", action="store_true",
-                        help="after measuring, cProfile one more Fenicia drain (on a third channel) and print it")
-    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
-                        help="first wait up to this long for other work on the machine to calm down")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after measuring, cProfile one more Fenicia drain (on a third channel) and print it",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to this long for other work on the machine to calm down",
+    )
     return parser.parse_args()
 
 
 def make_channel(name: str):
     from channels.services import channel_create
 
-    return channel_create(kind="shopify", name=name,
-                          credentials={"shop": "bench-shop.myshopify.com", "access_token": "shpat_bench"},
-                          webhook_secret=common.WEBHOOK_SECRET)
+    return channel_create(
+        kind="shopify",
+        name=name,
+        credentials={"shop": "bench-shop.myshopify.com", "access_token": "shpat_bench"},
+        webhook_secret=common.WEBHOOK_SECRET,
+    )
 
 
 def store_deliveries(channel, ids, *, topic: str, tag: str, updated_at=None) -> list[bytes]:
@@ -67,10 +78,16 @@ def store_deliveries(channel, ids, *, topic: str, tag: str, updated_at=None) -> 
 
     bodies = [common.order_body(i, updated_at=updated_at) for i in ids]
     WebhookEvent.objects.bulk_create(
-        [WebhookEvent(channel=channel, delivery_id=f"bench-{tag}-{i}", topic=topic,
-                      headers=common.webhook_headers(delivery_id=f"bench-{tag}-{i}", body=body, topic=topic),
-                      body=body)
-         for i, body in zip(ids, bodies, strict=True)],
+        [
+            WebhookEvent(
+                channel=channel,
+                delivery_id=f"bench-{tag}-{i}",
+                topic=topic,
+                headers=common.webhook_headers(delivery_id=f"bench-{tag}-{i}", body=body, topic=topic),
+                body=body,
+            )
+            for i, body in zip(ids, bodies, strict=True)
+        ],
         batch_size=500,
     )
     return bodies
@@ -102,21 +119,41 @@ def baseline_upsert(channel, orders, chunk: int, *, replace_lines: bool) -> None
     update_fields = [*ORDER_FIELDS, "last_synced_at", "sync_state", "sync_error", "updated_at"]
     now = timezone.now()
     for start in range(0, len(orders), chunk):
-        part = orders[start:start + chunk]
+        part = orders[start : start + chunk]
         with transaction.atomic():
             objs = Order.objects.bulk_create(
-                [Order(channel_id=channel.pk, external_id=o.external_id,
-                       **{name: getattr(o, name) for name in ORDER_FIELDS},
-                       last_synced_at=now, sync_state="ok", sync_error="")
-                 for o in part],
-                update_conflicts=True, unique_fields=["channel", "external_id"], update_fields=update_fields,
+                [
+                    Order(
+                        channel_id=channel.pk,
+                        external_id=o.external_id,
+                        **{name: getattr(o, name) for name in ORDER_FIELDS},
+                        last_synced_at=now,
+                        sync_state="ok",
+                        sync_error="",
+                    )
+                    for o in part
+                ],
+                update_conflicts=True,
+                unique_fields=["channel", "external_id"],
+                update_fields=update_fields,
             )
             if replace_lines:
                 OrderLine.objects.filter(order_id__in=[obj.pk for obj in objs]).delete()
             OrderLine.objects.bulk_create(
-                [OrderLine(order_id=obj.pk, external_id=line.external_id, position=position, sku=line.sku,
-                           title=line.title, variant=line.variant, quantity=line.quantity, unit_price=line.unit_price)
-                 for obj, o in zip(objs, part, strict=True) for position, line in enumerate(o.lines)],
+                [
+                    OrderLine(
+                        order_id=obj.pk,
+                        external_id=line.external_id,
+                        position=position,
+                        sku=line.sku,
+                        title=line.title,
+                        variant=line.variant,
+                        quantity=line.quantity,
+                        unit_price=line.unit_price,
+                    )
+                    for obj, o in zip(objs, part, strict=True)
+                    for position, line in enumerate(o.lines)
+                ],
             )
 
 
@@ -176,14 +213,18 @@ def main() -> int:
         vendor = connection.vendor
         fen_channel = make_channel("Bench Fenicia")
         base_channel = make_channel("Bench baseline")
-        print(f"inbox -> orders — {vendor}, {n} distinct orders x 2 lines, bodies {len(common.order_body(0))} bytes, "
-              f"{common.machine()}")
+        print(
+            f"inbox -> orders — {vendor}, {n} distinct orders x 2 lines, bodies {len(common.order_body(0))} bytes, "
+            f"{common.machine()}"
+        )
         load_before = common.load_average()
         busy_before = common.wait_for_quiet(args.wait_quiet)
         print(f"machine before start: load avg {load_before}, CPU {busy_before}% busy with other work")
 
-        timings = dict.fromkeys(["fenicia_new", "baseline_new", "fenicia_update", "baseline_update",
-                                 "normalise_new", "normalise_update"], 0.0)
+        timings = dict.fromkeys(
+            ["fenicia_new", "baseline_new", "fenicia_update", "baseline_update", "normalise_new", "normalise_update"],
+            0.0,
+        )
         later = common.one_hour_later()
         # Slices of the N orders, Fenicia and baseline alternating within each, so that a
         # neighbour's CPU burst or the growing tables hit both sides alike.
@@ -199,17 +240,24 @@ def main() -> int:
                         handled, seconds = timed(lambda: inbox_drain(channel_id=fen_channel.pk))
                         assert handled == len(ids), (handled, len(ids))
                     else:
-                        _, seconds = timed(lambda orders=orders, phase=phase: baseline_upsert(
-                            base_channel, orders, args.chunk, replace_lines=phase == "update"))
+                        _, seconds = timed(
+                            lambda orders=orders, phase=phase: baseline_upsert(
+                                base_channel, orders, args.chunk, replace_lines=phase == "update"
+                            )
+                        )
                     timings[f"{side}_{phase}"] += seconds
                     if args.verbose:
-                        print(f"  {phase:<6} slice {number + 1}/{len(slices)} {side:<8} {len(ids)} orders "
-                              f"{seconds:6.2f} s  ({len(ids) / seconds:5.0f}/s)")
+                        print(
+                            f"  {phase:<6} slice {number + 1}/{len(slices)} {side:<8} {len(ids)} orders "
+                            f"{seconds:6.2f} s  ({len(ids) / seconds:5.0f}/s)"
+                        )
 
         problems = check(fen_channel, n, passes=2, fenicia=True) + check(base_channel, n, passes=2, fenicia=False)
         rate = {key: n / value for key, value in timings.items()}
-        ratios = {"new": rate["fenicia_new"] / rate["baseline_new"],
-                  "update": rate["fenicia_update"] / rate["baseline_update"]}
+        ratios = {
+            "new": rate["fenicia_new"] / rate["baseline_new"],
+            "update": rate["fenicia_update"] / rate["baseline_update"],
+        }
         print()
         print(f"{'path':<44} {'seconds':>8} {'orders/s':>9} {'rows/s':>9}")
         rows = [
@@ -228,16 +276,25 @@ def main() -> int:
         if problems:
             print("FAILED: " + "; ".join(problems), file=sys.stderr)
         else:
-            print(f"checked: {n} orders and {2 * n} lines per channel, {2 * n} timeline events, "
-                  "all deliveries processed")
+            print(
+                f"checked: {n} orders and {2 * n} lines per channel, {2 * n} timeline events, all deliveries processed"
+            )
         profile_text = profile_drain(min(n, 2000)) if args.profile else ""
         connections.close_all()
-        path = common.save_results(f"inbox_to_orders-{args.db}", {
-            "db": vendor, "orders": n, "slices": args.slices, "load_avg": [load_before, common.load_average()],
-            "cpu_busy_before_pct": busy_before,
-            "seconds": timings, "orders_per_s": rate, "ratios": ratios,
-            "problems": problems,
-        })
+        path = common.save_results(
+            f"inbox_to_orders-{args.db}",
+            {
+                "db": vendor,
+                "orders": n,
+                "slices": args.slices,
+                "load_avg": [load_before, common.load_average()],
+                "cpu_busy_before_pct": busy_before,
+                "seconds": timings,
+                "orders_per_s": rate,
+                "ratios": ratios,
+                "problems": problems,
+            },
+        )
         print(f"results: {path.relative_to(ROOT)}")
         if profile_text:
             print("\n--- cProfile of one more Fenicia drain (profiler overhead inflates the totals) ---")

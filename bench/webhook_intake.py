@@ -48,12 +48,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per target")
-    parser.add_argument("--sqlite-conn-max-age", type=int, default=None,
-                        help="what-if: persistent SQLite connections (fenicia.settings sets CONN_MAX_AGE only "
-                             "for PostgreSQL); results are saved under a separate name")
+    parser.add_argument(
+        "--sqlite-conn-max-age",
+        type=int,
+        default=None,
+        help="what-if: persistent SQLite connections (fenicia.settings sets CONN_MAX_AGE only "
+        "for PostgreSQL); results are saved under a separate name",
+    )
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap per target per round")
-    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
-                        help="first wait up to this long for other work on the machine to calm down")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="first wait up to this long for other work on the machine to calm down",
+    )
     return parser.parse_args()
 
 
@@ -67,9 +76,26 @@ def free_port() -> int:
 def start_server(port: int, workers: int, env: dict[str, str], log_path: Path) -> subprocess.Popen:
     log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
-        [str(GUNICORN), "--workers", str(workers), "--worker-class", "sync", "--bind", f"127.0.0.1:{port}",
-         "--chdir", str(ROOT), "--log-level", "warning", "--timeout", "60", "bench.wsgi:application"],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(GUNICORN),
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--chdir",
+            str(ROOT),
+            "--log-level",
+            "warning",
+            "--timeout",
+            "60",
+            "bench.wsgi:application",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     proc._bench_log = log  # type: ignore[attr-defined]
     deadline = time.monotonic() + 30
@@ -110,7 +136,7 @@ def worker_pids(master_pid: int) -> list[int]:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if int(fields[1]) == master_pid:
             pids.append(int(entry))
     return pids
@@ -124,7 +150,7 @@ def cpu_seconds(pids: list[int]) -> float:
             stat = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         total += int(fields[11]) + int(fields[12])
     return total / CLK_TCK
 
@@ -194,9 +220,12 @@ def prepare_database() -> tuple[int, str]:
     pk = "BIGSERIAL PRIMARY KEY" if connection.vendor == "postgresql" else "INTEGER PRIMARY KEY AUTOINCREMENT"
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {settings.BENCH_RAW_TABLE} (id {pk}, body {blob} NOT NULL)")
-    channel = channel_create(kind="shopify", name="Bench shop",
-                             credentials={"shop": "bench-shop.myshopify.com", "access_token": "shpat_bench"},
-                             webhook_secret=common.WEBHOOK_SECRET)
+    channel = channel_create(
+        kind="shopify",
+        name="Bench shop",
+        credentials={"shop": "bench-shop.myshopify.com", "access_token": "shpat_bench"},
+        webhook_secret=common.WEBHOOK_SECRET,
+    )
     vendor = connection.vendor
     connections.close_all()
     return channel.pk, vendor
@@ -212,8 +241,11 @@ def count_rows(channel_id: int) -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {settings.BENCH_RAW_TABLE}")
         raw = cursor.fetchone()[0]
-    counts = {"fenicia": WebhookEvent.objects.filter(channel_id=channel_id).count(), "baseline": raw,
-              "queued_tasks": OrmQ.objects.count()}
+    counts = {
+        "fenicia": WebhookEvent.objects.filter(channel_id=channel_id).count(),
+        "baseline": raw,
+        "queued_tasks": OrmQ.objects.count(),
+    }
     connections.close_all()
     return counts
 
@@ -233,11 +265,16 @@ def main() -> int:
             "fenicia": f"http://127.0.0.1:{port}/webhooks/shopify/{channel_id}/",
             "baseline": f"http://127.0.0.1:{port}/bench/baseline/webhook/",
         }
-        conn_note = (f", SQLite CONN_MAX_AGE={args.sqlite_conn_max_age} (what-if)"
-                     if args.sqlite_conn_max_age is not None and vendor == "sqlite" else "")
-        print(f"webhook intake — {vendor}{conn_note}, gunicorn -w {args.workers} (sync), "
-              f"{args.concurrency} client threads, "
-              f"{per_round * args.rounds} requests per target in {args.rounds} rounds, {common.machine()}")
+        conn_note = (
+            f", SQLite CONN_MAX_AGE={args.sqlite_conn_max_age} (what-if)"
+            if args.sqlite_conn_max_age is not None and vendor == "sqlite"
+            else ""
+        )
+        print(
+            f"webhook intake — {vendor}{conn_note}, gunicorn -w {args.workers} (sync), "
+            f"{args.concurrency} client threads, "
+            f"{per_round * args.rounds} requests per target in {args.rounds} rounds, {common.machine()}"
+        )
         load_before = common.load_average()
         busy_before = common.wait_for_quiet(args.wait_quiet)
         print(f"machine before start: load avg {load_before}, CPU {busy_before}% busy with other work")
@@ -254,8 +291,9 @@ def main() -> int:
                 warm = run_load(url, items, args.concurrency, args.max_seconds)
                 sent[name] += sum(v for k, v in warm["statuses"].items() if k == 200)
                 if set(warm["statuses"]) != {200}:
-                    raise RuntimeError(f"{name} warm-up answered {warm['statuses']}:\n"
-                                       f"{(tmp / 'gunicorn.log').read_text()[-3000:]}")
+                    raise RuntimeError(
+                        f"{name} warm-up answered {warm['statuses']}:\n{(tmp / 'gunicorn.log').read_text()[-3000:]}"
+                    )
             results = {name: {"elapsed": 0.0, "latencies": [], "statuses": {}, "cpu": 0.0} for name in targets}
             order = list(targets)
             for round_number in range(args.rounds):
@@ -277,8 +315,10 @@ def main() -> int:
         counts = count_rows(channel_id)
         summary = {}
         print()
-        print(f"{'target':<10} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-              f"{'srv CPU ms/req':>14}  statuses")
+        print(
+            f"{'target':<10} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+            f"{'srv CPU ms/req':>14}  statuses"
+        )
         for name, result in results.items():
             done = len(result["latencies"])
             lat = sorted(result["latencies"])
@@ -292,8 +332,10 @@ def main() -> int:
                 "statuses": result["statuses"],
             }
             summary[name] = row
-            print(f"{name:<10} {done:>8} {row['req_per_s']:>8.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
-                  f"{row['max_ms']:>8.1f} {row['server_cpu_ms_per_req']:>14.2f}  {result['statuses']}")
+            print(
+                f"{name:<10} {done:>8} {row['req_per_s']:>8.0f} {row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f} "
+                f"{row['max_ms']:>8.1f} {row['server_cpu_ms_per_req']:>14.2f}  {result['statuses']}"
+            )
         fen, base = summary["fenicia"], summary["baseline"]
         ratios = {
             "throughput": fen["req_per_s"] / base["req_per_s"],
@@ -301,23 +343,40 @@ def main() -> int:
             "p99": fen["p99_ms"] / base["p99_ms"],
             "server_cpu": fen["server_cpu_ms_per_req"] / base["server_cpu_ms_per_req"],
         }
-        print(f"ratio fenicia/baseline: req/s {ratios['throughput']:.2f}x, p50 {ratios['p50']:.2f}x, "
-              f"p99 {ratios['p99']:.2f}x, server CPU/req {ratios['server_cpu']:.2f}x")
-        print(f"rows stored: fenicia inbox {counts['fenicia']} (200s: {sent['fenicia']}), "
-              f"baseline table {counts['baseline']} (200s: {sent['baseline']}), django-q2 queued tasks "
-              f"{counts['queued_tasks']}")
+        print(
+            f"ratio fenicia/baseline: req/s {ratios['throughput']:.2f}x, p50 {ratios['p50']:.2f}x, "
+            f"p99 {ratios['p99']:.2f}x, server CPU/req {ratios['server_cpu']:.2f}x"
+        )
+        print(
+            f"rows stored: fenicia inbox {counts['fenicia']} (200s: {sent['fenicia']}), "
+            f"baseline table {counts['baseline']} (200s: {sent['baseline']}), django-q2 queued tasks "
+            f"{counts['queued_tasks']}"
+        )
         print(f"load avg before/after: {load_before} / {common.load_average()}")
-        ok = (counts["fenicia"] == sent["fenicia"] and counts["baseline"] == sent["baseline"]
-              and all(set(r["statuses"]) == {200} for r in summary.values()))
+        ok = (
+            counts["fenicia"] == sent["fenicia"]
+            and counts["baseline"] == sent["baseline"]
+            and all(set(r["statuses"]) == {200} for r in summary.values())
+        )
         if not ok:
             print("FAILED: a request was refused or a 200 did not store exactly one row", file=sys.stderr)
         suffix = f"-conn-max-age-{args.sqlite_conn_max_age}" if args.sqlite_conn_max_age is not None else ""
-        path = common.save_results(f"webhook_intake-{args.db}{suffix}", {
-            "db": vendor, "load_avg": [load_before, common.load_average()], "cpu_busy_before_pct": busy_before,
-            "sqlite_conn_max_age": args.sqlite_conn_max_age, "workers": args.workers,
-            "concurrency": args.concurrency, "rounds": args.rounds,
-            "body_bytes": len(common.order_body(0)), "targets": summary, "ratios": ratios, "rows": counts,
-        })
+        path = common.save_results(
+            f"webhook_intake-{args.db}{suffix}",
+            {
+                "db": vendor,
+                "load_avg": [load_before, common.load_average()],
+                "cpu_busy_before_pct": busy_before,
+                "sqlite_conn_max_age": args.sqlite_conn_max_age,
+                "workers": args.workers,
+                "concurrency": args.concurrency,
+                "rounds": args.rounds,
+                "body_bytes": len(common.order_body(0)),
+                "targets": summary,
+                "ratios": ratios,
+                "rows": counts,
+            },
+        )
         print(f"results: {path.relative_to(ROOT)}")
         return 0 if ok else 1
 

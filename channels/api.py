@@ -50,14 +50,17 @@ class ChannelListCreateApi(generics.GenericAPIView):
         request=ChannelCreateInputSerializer,
         responses={201: ChannelSerializer, 400: OpenApiResponse(description="Invalid input, by field.")},
         description="Connect a channel. The answer carries the webhook URL to register at the channel; "
-                    "credentials and the webhook secret are stored encrypted and never returned.",
+        "credentials and the webhook secret are stored encrypted and never returned.",
     )
     def post(self, request: Request) -> Response:
         data = ChannelCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         channel = services.channel_create(**data.validated_data)
-        return Response(ChannelSerializer(channel).data, status=status.HTTP_201_CREATED,
-                        headers={"Location": f"{request.path.rstrip('/')}/{channel.pk}/"})
+        return Response(
+            ChannelSerializer(channel).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": f"{request.path.rstrip('/')}/{channel.pk}/"},
+        )
 
 
 @extend_schema(tags=["channels"])
@@ -72,8 +75,11 @@ class ChannelRunListApi(generics.GenericAPIView):
     serializer_class = SyncRunSerializer
     filter_backends: list = []
 
-    @extend_schema(operation_id="channels_runs_list", responses=SyncRunSerializer(many=True),
-                   description=f"The channel's most recent runs (at most {RECENT_RUNS}), newest first.")
+    @extend_schema(
+        operation_id="channels_runs_list",
+        responses=SyncRunSerializer(many=True),
+        description=f"The channel's most recent runs (at most {RECENT_RUNS}), newest first.",
+    )
     def get(self, request: Request, channel_id: int) -> Response:
         channel = get_channel_for_user(request.user, channel_id)
         runs = channel_runs(channel, limit=RECENT_RUNS)
@@ -83,7 +89,10 @@ class ChannelRunListApi(generics.GenericAPIView):
 
 @extend_schema(tags=["runs"])
 class SyncRunDetailApi(APIView):
-    @extend_schema(operation_id="runs_retrieve", responses=SyncRunSerializer,
-                   description="A run's progress: poll until `is_active` is false.")
+    @extend_schema(
+        operation_id="runs_retrieve",
+        responses=SyncRunSerializer,
+        description="A run's progress: poll until `is_active` is false.",
+    )
     def get(self, request: Request, run_id: int) -> Response:
         return Response(SyncRunSerializer(sync_run_for_user(request.user, run_id)).data)

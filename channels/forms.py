@@ -26,17 +26,20 @@ class SecretInput(forms.PasswordInput):
 class ChannelCreateForm(forms.Form):
     kind = forms.ChoiceField(choices=_kind_choices)
     name = forms.CharField(max_length=120)
-    shop = forms.CharField(max_length=255, label="Shop domain",
-                           widget=forms.TextInput(attrs={"placeholder": "your-shop.myshopify.com"}))
+    shop = forms.CharField(
+        max_length=255, label="Shop domain", widget=forms.TextInput(attrs={"placeholder": "your-shop.myshopify.com"})
+    )
     access_token = forms.CharField(max_length=500, widget=SecretInput())
-    webhook_secret = forms.CharField(max_length=500, required=False, widget=SecretInput(),
-                                     help_text="Used to verify webhook signatures.")
+    webhook_secret = forms.CharField(
+        max_length=500, required=False, widget=SecretInput(), help_text="Used to verify webhook signatures."
+    )
     api_base_url = forms.URLField(
-        required=False, label="API base URL", assume_scheme="https",
+        required=False,
+        label="API base URL",
+        assume_scheme="https",
         help_text="Leave empty to talk to the channel itself (set it for a sandbox or proxy).",
     )
-    poll_interval_minutes = forms.IntegerField(min_value=1, max_value=1440, initial=15,
-                                               label="Poll interval (minutes)")
+    poll_interval_minutes = forms.IntegerField(min_value=1, max_value=1440, initial=15, label="Poll interval (minutes)")
 
     def clean_shop(self):
         shop = self.cleaned_data["shop"].strip().lower()
@@ -51,19 +54,24 @@ class ChannelCreateForm(forms.Form):
 class ChannelCredentialsForm(forms.Form):
     """Reconnect: a new access token (required), optionally a new shop domain and webhook secret."""
 
-    shop = forms.CharField(max_length=255, required=False, label="Shop domain",
-                           help_text="Leave empty to keep the current one.")
+    shop = forms.CharField(
+        max_length=255, required=False, label="Shop domain", help_text="Leave empty to keep the current one."
+    )
     access_token = forms.CharField(max_length=500, widget=SecretInput())
-    webhook_secret = forms.CharField(max_length=500, required=False, widget=SecretInput(),
-                                     help_text="Leave empty to keep the current secret.")
+    webhook_secret = forms.CharField(
+        max_length=500, required=False, widget=SecretInput(), help_text="Leave empty to keep the current secret."
+    )
 
     clean_shop = ChannelCreateForm.clean_shop
 
 
 class SyncOrdersForm(forms.Form):
-    since = forms.DateField(required=False, label="Orders updated since",
-                            widget=forms.DateInput(attrs={"type": "date"}),
-                            help_text="Empty: the last 30 days.")
+    since = forms.DateField(
+        required=False,
+        label="Orders updated since",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Empty: the last 30 days.",
+    )
 
     def clean_since(self):
         since = self.cleaned_data.get("since")

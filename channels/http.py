@@ -30,8 +30,14 @@ from .adapters.base import (
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "Fenicia/0.1 (+https://github.com/fenicia-hub)"
-SENSITIVE_HEADERS = {"authorization", "x-shopify-access-token", "x-tts-access-token", "x-amz-access-token",
-                     "wm_sec.access_token", "cookie"}
+SENSITIVE_HEADERS = {
+    "authorization",
+    "x-shopify-access-token",
+    "x-tts-access-token",
+    "x-amz-access-token",
+    "wm_sec.access_token",
+    "cookie",
+}
 EXCERPT_CHARS = 500
 
 
@@ -73,8 +79,9 @@ def error_for_response(response: requests.Response, message: str | None = None) 
     details = {"status": status, "body": excerpt}
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        return RateLimited(f"Rate limited by the channel ({text})", retry_after=retry_after, status=status,
-                           details=details)
+        return RateLimited(
+            f"Rate limited by the channel ({text})", retry_after=retry_after, status=status, details=details
+        )
     if status in (401, 403):
         return AuthExpired(f"The channel refused our credentials ({text})", status=status, details=details)
     if status == 404:

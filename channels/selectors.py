@@ -53,8 +53,10 @@ def channel_capabilities(channel: Channel) -> list[CapabilityRow]:
     unknown kind supports nothing)."""
     adapter_class = ADAPTERS.get(channel.kind)
     supported = getattr(adapter_class, "capabilities", frozenset())
-    return [CapabilityRow(code=str(cap), label=CAPABILITY_LABELS.get(cap, str(cap)), supported=cap in supported)
-            for cap in Capability]
+    return [
+        CapabilityRow(code=str(cap), label=CAPABILITY_LABELS.get(cap, str(cap)), supported=cap in supported)
+        for cap in Capability
+    ]
 
 
 def channel_runs(channel: Channel, *, limit: int = 20) -> QuerySet[SyncRun]:
@@ -65,8 +67,10 @@ def channel_active_run(channel: Channel) -> SyncRun | None:
     """The newest queued or running run that a person started (imports, re-syncs), else the
     newest active poll."""
     active = channel.sync_runs.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
-    return (active.exclude(kind=SyncRun.Kind.POLL).order_by("-created_at", "-id").first()
-            or active.order_by("-created_at", "-id").first())
+    return (
+        active.exclude(kind=SyncRun.Kind.POLL).order_by("-created_at", "-id").first()
+        or active.order_by("-created_at", "-id").first()
+    )
 
 
 def channel_run(channel: Channel, run_id: int) -> SyncRun:

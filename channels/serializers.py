@@ -27,20 +27,25 @@ class ChannelCreateInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[], help_text="A channel kind Fenicia has an adapter for.")
     name = serializers.CharField(max_length=120)
     api_base_url = serializers.URLField(
-        required=False, allow_blank=True, default="", max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=200,
         help_text="Overrides the channel's API host (the sandbox marketplace, a proxy).",
     )
     credentials = serializers.DictField(
         allow_empty=False,
         help_text="Adapter-specific connection values, e.g. for Shopify: shop, access_token, api_version. "
-                  "Stored encrypted and never returned.",
+        "Stored encrypted and never returned.",
     )
     webhook_secret = serializers.CharField(
-        required=False, allow_blank=True, default="", trim_whitespace=True,
+        required=False,
+        allow_blank=True,
+        default="",
+        trim_whitespace=True,
         help_text="The secret the channel signs webhooks with. Required for kinds that receive webhooks.",
     )
-    poll_interval_minutes = serializers.IntegerField(required=False, default=15, min_value=1,
-                                                     max_value=24 * 60)
+    poll_interval_minutes = serializers.IntegerField(required=False, default=15, min_value=1, max_value=24 * 60)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -59,7 +64,9 @@ class ChannelCreateInputSerializer(serializers.Serializer):
 
 class SyncStartInputSerializer(serializers.Serializer):
     since = serializers.DateTimeField(
-        required=False, allow_null=True, default=None,
+        required=False,
+        allow_null=True,
+        default=None,
         help_text="Import orders updated since this moment (ISO 8601). Defaults to the last 30 days.",
     )
 

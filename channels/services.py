@@ -42,8 +42,12 @@ def channel_create(
     poll_interval_minutes: int = 15,
 ) -> Channel:
     channel = Channel.objects.create(
-        kind=kind, name=name, credentials=dict(credentials or {}), webhook_secret=webhook_secret,
-        api_base_url=api_base_url, poll_interval_minutes=poll_interval_minutes,
+        kind=kind,
+        name=name,
+        credentials=dict(credentials or {}),
+        webhook_secret=webhook_secret,
+        api_base_url=api_base_url,
+        poll_interval_minutes=poll_interval_minutes,
     )
     channel_schedule_sync(channel=channel)
     return channel
@@ -72,8 +76,9 @@ def channel_schedule_sync(*, channel: Channel) -> None:
 
 def channel_set_status(*, channel: Channel, status: str) -> None:
     """Only a person pauses (disables) or resumes a channel."""
-    Channel.objects.filter(pk=channel.pk).update(status=status, status_changed_at=timezone.now(),
-                                                 consecutive_failures=0)
+    Channel.objects.filter(pk=channel.pk).update(
+        status=status, status_changed_at=timezone.now(), consecutive_failures=0
+    )
     channel.refresh_from_db()
     channel_schedule_sync(channel=channel)
 
@@ -110,12 +115,16 @@ def channel_record_failure(*, channel_id: int, error: ChannelError | Exception) 
     link = channel.get_absolute_url()
     if isinstance(error, AuthExpired):
         Channel.objects.filter(pk=channel_id).exclude(status=ChannelStatus.DISABLED).update(
-            status=ChannelStatus.NEEDS_RECONNECT, status_changed_at=now, last_error=message, last_error_at=now,
+            status=ChannelStatus.NEEDS_RECONNECT,
+            status_changed_at=now,
+            last_error=message,
+            last_error_at=now,
         )
         notification_send(
             title=f"{channel.name} needs reconnecting",
             message=f"The channel refused our credentials: {message}. Update the credentials on the channel page.",
-            link=link, dedupe_key=f"channel-auth-{channel_id}",
+            link=link,
+            dedupe_key=f"channel-auth-{channel_id}",
         )
         return
     Channel.objects.filter(pk=channel_id).update(
@@ -130,7 +139,8 @@ def channel_record_failure(*, channel_id: int, error: ChannelError | Exception) 
         notification_send(
             title=f"{channel.name}: sync failing",
             message=f"{channel.consecutive_failures} failures in a row. Last: {message}",
-            link=link, dedupe_key=f"channel-failing-{channel_id}",
+            link=link,
+            dedupe_key=f"channel-failing-{channel_id}",
         )
 
 
@@ -155,7 +165,9 @@ def channel_call(channel: Channel, call: Callable[[ChannelAdapter], T]) -> T:
     refresh once and try again; if that fails too, the channel needs reconnecting."""
     adapter = adapter_for(channel)
     if adapter.credentials_expiring(within=TOKEN_REFRESH_MARGIN):
-        channel_refresh_credentials(channel_id=channel.pk, stale_access_token=channel.credentials.get("access_token", ""))
+        channel_refresh_credentials(
+            channel_id=channel.pk, stale_access_token=channel.credentials.get("access_token", "")
+        )
         channel.refresh_from_db(fields=["credentials"])
         adapter = adapter_for(channel)
     try:
@@ -196,8 +208,11 @@ def webhook_receive(*, channel: Channel, headers: Mapping[str, str], body: bytes
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.create(
-                channel=channel, delivery_id=delivery_id[:255], topic=adapter.webhook_topic(headers)[:100],
-                headers=_storable_headers(headers), body=body,
+                channel=channel,
+                delivery_id=delivery_id[:255],
+                topic=adapter.webhook_topic(headers)[:100],
+                headers=_storable_headers(headers),
+                body=body,
             )
             webhook_request_drain(channel_id=channel.pk)
     except IntegrityError:

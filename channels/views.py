@@ -33,13 +33,17 @@ def channel_list(request: HttpRequest) -> HttpResponse:
 @require_GET
 def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
     channel = selectors.get_channel_for_user(request.user, channel_id)
-    return render(request, "channels/channel_detail.html", {
-        **_channel_context(channel),
-        "run": selectors.channel_active_run(channel),
-        "runs": selectors.channel_runs(channel),
-        "webhook_events": selectors.channel_webhook_events(channel),
-        "sync_form": SyncOrdersForm(),
-    })
+    return render(
+        request,
+        "channels/channel_detail.html",
+        {
+            **_channel_context(channel),
+            "run": selectors.channel_active_run(channel),
+            "runs": selectors.channel_runs(channel),
+            "webhook_events": selectors.channel_webhook_events(channel),
+            "sync_form": SyncOrdersForm(),
+        },
+    )
 
 
 def _channel_context(channel: Channel) -> dict:
@@ -65,12 +69,18 @@ def channel_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         channel = channel_create_service(
-            kind=data["kind"], name=data["name"], credentials=form.credentials(),
-            webhook_secret=data["webhook_secret"], api_base_url=data["api_base_url"],
+            kind=data["kind"],
+            name=data["name"],
+            credentials=form.credentials(),
+            webhook_secret=data["webhook_secret"],
+            api_base_url=data["api_base_url"],
             poll_interval_minutes=data["poll_interval_minutes"],
         )
-        messages.success(request, f"{channel.name} added. Register the webhook URL below at the channel, "
-                                  "then run “Sync orders” to import recent orders.")
+        messages.success(
+            request,
+            f"{channel.name} added. Register the webhook URL below at the channel, "
+            "then run “Sync orders” to import recent orders.",
+        )
         return redirect(channel)
     return render(request, "channels/channel_form.html", {"form": form})
 
@@ -83,7 +93,8 @@ def channel_reconnect(request: HttpRequest, channel_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         channel_update_credentials(
-            channel=channel, credentials={"shop": data["shop"], "access_token": data["access_token"]},
+            channel=channel,
+            credentials={"shop": data["shop"], "access_token": data["access_token"]},
             webhook_secret=data["webhook_secret"],
         )
         messages.success(request, f"Credentials of {channel.name} updated.")
@@ -94,7 +105,7 @@ def channel_reconnect(request: HttpRequest, channel_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def channel_sync(request: HttpRequest, channel_id: int) -> HttpResponse:
-    """"Sync orders": an import run over a window; htmx gets the run's live progress."""
+    """ "Sync orders": an import run over a window; htmx gets the run's live progress."""
     channel = selectors.get_channel_for_user(request.user, channel_id)
     form = SyncOrdersForm(request.POST)
     error = ""
@@ -104,8 +115,9 @@ def channel_sync(request: HttpRequest, channel_id: int) -> HttpResponse:
         error = " ".join(form.errors.get("since", ["Invalid date."]))
     if error:
         if request.htmx:
-            return render(request, "channels/channel_detail.html#active-run",
-                          {"channel": channel, "run": None, "error": error})
+            return render(
+                request, "channels/channel_detail.html#active-run", {"channel": channel, "run": None, "error": error}
+            )
         messages.error(request, error)
         return redirect(channel)
     run = sync_run_start(channel=channel, kind=SyncRun.Kind.IMPORT, since=form.since_datetime(), user=request.user)

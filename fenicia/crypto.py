@@ -22,7 +22,9 @@ def _fernet(key: str, secret_key: str) -> Fernet:
         try:
             return Fernet(key.encode())
         except ValueError as exc:
-            raise ImproperlyConfigured("FENICIA_CREDENTIALS_KEY must be a Fernet key (urlsafe base64 of 32 bytes)") from exc
+            raise ImproperlyConfigured(
+                "FENICIA_CREDENTIALS_KEY must be a Fernet key (urlsafe base64 of 32 bytes)"
+            ) from exc
     digest = hashlib.sha256(("fenicia-credentials:" + secret_key).encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 

@@ -164,8 +164,10 @@ FENICIA_INBOX_BATCH_SIZE = env.int("FENICIA_INBOX_BATCH_SIZE", default=200)
 FENICIA_SYNC_BATCH_SIZE = env.int("FENICIA_SYNC_BATCH_SIZE", default=100)
 # Outbound HTTP: (connect, read) timeouts in seconds and the retry policy of the product
 # documents: 3 attempts waiting attempt x 1.5 s, Retry-After honoured when longer.
-FENICIA_HTTP_TIMEOUT = (env.float("FENICIA_HTTP_CONNECT_TIMEOUT", default=5.0),
-                        env.float("FENICIA_HTTP_READ_TIMEOUT", default=30.0))
+FENICIA_HTTP_TIMEOUT = (
+    env.float("FENICIA_HTTP_CONNECT_TIMEOUT", default=5.0),
+    env.float("FENICIA_HTTP_READ_TIMEOUT", default=30.0),
+)
 FENICIA_HTTP_ATTEMPTS = 3
 FENICIA_HTTP_BACKOFF_SECONDS = 1.5
 FENICIA_HTTP_MAX_WAIT_SECONDS = env.float("FENICIA_HTTP_MAX_WAIT_SECONDS", default=30.0)

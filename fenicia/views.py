@@ -46,33 +46,48 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     for channel in channels:
         channel.orders_today, channel.orders_week = counts.get(channel.pk, (0, 0))
     attention = Order.objects.exclude(sync_state=SyncState.OK)
-    return render(request, "fenicia/dashboard.html", {
-        "channels": channels,
-        "chart": _orders_chart(channels, first_day=today - timedelta(days=CHART_DAYS - 1), days=CHART_DAYS),
-        "attention_orders": attention.select_related("channel").defer("raw").order_by("-updated_at", "-id")[
-            :ATTENTION_LIMIT],
-        "attention_count": attention.count(),
-        "failed_events": SyncEvent.objects.filter(outcome=SyncEvent.Outcome.FAILURE)
-        .select_related("channel", "order").defer("order__raw").order_by("-created_at", "-id")[:ATTENTION_LIMIT],
-        "active_runs": SyncRun.objects.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
-        .select_related("channel").order_by("-created_at", "-id")[:5],
-        "orders_today": sum(c.orders_today for c in channels),
-        "orders_week": sum(c.orders_week for c in channels),
-    })
+    return render(
+        request,
+        "fenicia/dashboard.html",
+        {
+            "channels": channels,
+            "chart": _orders_chart(channels, first_day=today - timedelta(days=CHART_DAYS - 1), days=CHART_DAYS),
+            "attention_orders": attention.select_related("channel")
+            .defer("raw")
+            .order_by("-updated_at", "-id")[:ATTENTION_LIMIT],
+            "attention_count": attention.count(),
+            "failed_events": SyncEvent.objects.filter(outcome=SyncEvent.Outcome.FAILURE)
+            .select_related("channel", "order")
+            .defer("order__raw")
+            .order_by("-created_at", "-id")[:ATTENTION_LIMIT],
+            "active_runs": SyncRun.objects.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
+            .select_related("channel")
+            .order_by("-created_at", "-id")[:5],
+            "orders_today": sum(c.orders_today for c in channels),
+            "orders_week": sum(c.orders_week for c in channels),
+        },
+    )
 
 
 def _order_counts(*, today_start: datetime, week_start: datetime) -> dict[int, tuple[int, int]]:
     """channel id -> (orders placed today, in the last 7 days), one query on the placed_at index."""
-    rows = (Order.objects.filter(placed_at__gte=week_start).values("channel_id")
-            .annotate(today=Count("id", filter=Q(placed_at__gte=today_start)), week=Count("id")))
+    rows = (
+        Order.objects.filter(placed_at__gte=week_start)
+        .values("channel_id")
+        .annotate(today=Count("id", filter=Q(placed_at__gte=today_start)), week=Count("id"))
+    )
     return {row["channel_id"]: (row["today"], row["week"]) for row in rows}
 
 
 def _orders_chart(channels: list[Channel], *, first_day: date, days: int) -> dict:
     """Orders per channel per day (site time zone), as stacked bars scaled to the busiest day."""
     start = timezone.make_aware(datetime.combine(first_day, time.min))
-    rows = (Order.objects.filter(placed_at__gte=start).annotate(day=TruncDate("placed_at"))
-            .values("channel_id", "day").annotate(n=Count("id")))
+    rows = (
+        Order.objects.filter(placed_at__gte=start)
+        .annotate(day=TruncDate("placed_at"))
+        .values("channel_id", "day")
+        .annotate(n=Count("id"))
+    )
     counts = {(row["channel_id"], row["day"]): row["n"] for row in rows}
     chart_days = [ChartDay(day=first_day + timedelta(days=offset)) for offset in range(days)]
     for chart_day in chart_days:

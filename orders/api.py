@@ -71,7 +71,8 @@ class OrderListApi(generics.GenericAPIView):
     filter_backends: list = []  # filters are validated by OrderListFilterSerializer instead
 
     @extend_schema(
-        operation_id="orders_list", parameters=[OrderListFilterSerializer],
+        operation_id="orders_list",
+        parameters=[OrderListFilterSerializer],
         responses={200: OrderListSerializer(many=True), 400: INVALID_INPUT},
         description="Orders newest first. Lines are not included: fetch an order for them.",
     )
@@ -84,8 +85,11 @@ class OrderListApi(generics.GenericAPIView):
 
 @extend_schema(tags=["orders"])
 class OrderDetailApi(APIView):
-    @extend_schema(operation_id="orders_retrieve", parameters=[OrderDetailQuerySerializer],
-                   responses={200: OrderDetailSerializer, 400: INVALID_INPUT})
+    @extend_schema(
+        operation_id="orders_retrieve",
+        parameters=[OrderDetailQuerySerializer],
+        responses={200: OrderDetailSerializer, 400: INVALID_INPUT},
+    )
     def get(self, request: Request, order_id: int) -> Response:
         query = OrderDetailQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -97,14 +101,19 @@ class OrderDetailApi(APIView):
 @extend_schema(tags=["orders"])
 class OrderSyncApi(APIView):
     @extend_schema(
-        operation_id="orders_sync", request=None, responses={202: OrderSyncAcceptedSerializer},
+        operation_id="orders_sync",
+        request=None,
+        responses={202: OrderSyncAcceptedSerializer},
         description="Re-read the order from its channel. The outcome appears on the order's timeline.",
     )
     def post(self, request: Request, order_id: int) -> Response:
         order = order_for_user(request.user, order_id)
         sync.order_sync_request(order=order, source="api")
-        body = {"order": order.pk, "detail": "Sync requested.",
-                "timeline": reverse("api-order-timeline", args=[order.pk])}
+        body = {
+            "order": order.pk,
+            "detail": "Sync requested.",
+            "timeline": reverse("api-order-timeline", args=[order.pk]),
+        }
         return Response(OrderSyncAcceptedSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -114,8 +123,11 @@ class OrderTimelineApi(generics.GenericAPIView):
     pagination_class = OrderPagination
     filter_backends: list = []
 
-    @extend_schema(operation_id="orders_timeline", responses=SyncEventSerializer(many=True),
-                   description="Everything that happened to the order's sync, newest first.")
+    @extend_schema(
+        operation_id="orders_timeline",
+        responses=SyncEventSerializer(many=True),
+        description="Everything that happened to the order's sync, newest first.",
+    )
     def get(self, request: Request, order_id: int) -> Response:
         order = order_for_user(request.user, order_id)
         page = self.paginate_queryset(order_timeline(order, limit=None))
@@ -125,7 +137,8 @@ class OrderTimelineApi(generics.GenericAPIView):
 @extend_schema(tags=["orders"])
 class OrderResyncApi(APIView):
     @extend_schema(
-        operation_id="orders_resync", request=OrderResyncInputSerializer,
+        operation_id="orders_resync",
+        request=OrderResyncInputSerializer,
         responses={202: RunsAcceptedSerializer, 400: INVALID_INPUT},
         description="Bulk re-sync: one run per channel, carried out 100 orders per step.",
     )
@@ -142,11 +155,15 @@ class ChannelSyncApi(APIView):
     sits below orders."""
 
     @extend_schema(
-        operation_id="channels_sync", request=SyncStartInputSerializer,
-        responses={202: SyncRunSerializer, 400: INVALID_INPUT,
-                   409: OpenApiResponse(description="The channel is paused or has no adapter yet.")},
-        description="\"Sync orders\": import the channel's orders updated since `since` (default: 30 days). "
-                    "Poll GET /api/runs/{id}/ for progress.",
+        operation_id="channels_sync",
+        request=SyncStartInputSerializer,
+        responses={
+            202: SyncRunSerializer,
+            400: INVALID_INPUT,
+            409: OpenApiResponse(description="The channel is paused or has no adapter yet."),
+        },
+        description='"Sync orders": import the channel\'s orders updated since `since` (default: 30 days). '
+        "Poll GET /api/runs/{id}/ for progress.",
     )
     def post(self, request: Request, channel_id: int) -> Response:
         channel = get_channel_for_user(request.user, channel_id)
@@ -156,6 +173,7 @@ class ChannelSyncApi(APIView):
             raise Conflict("The channel is paused: resume it before syncing.")
         if channel.kind not in supported_kinds():
             raise Conflict(f"Fenicia has no adapter for {channel.get_kind_display()} yet.")
-        run = sync.sync_run_start(channel=channel, kind=SyncRun.Kind.IMPORT,
-                                  since=data.validated_data["since"], user=request.user)
+        run = sync.sync_run_start(
+            channel=channel, kind=SyncRun.Kind.IMPORT, since=data.validated_data["since"], user=request.user
+        )
         return Response(SyncRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

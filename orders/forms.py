@@ -14,11 +14,14 @@ MAX_BULK_ORDERS = 1000
 
 
 class OrderFilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=200,
-                        widget=forms.TextInput(attrs={"placeholder": "Number, customer, email or SKU",
-                                                      "type": "search"}))
-    channel = forms.ModelChoiceField(queryset=Channel.objects.order_by("name", "id"), required=False,
-                                     empty_label="All channels")
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "Number, customer, email or SKU", "type": "search"}),
+    )
+    channel = forms.ModelChoiceField(
+        queryset=Channel.objects.order_by("name", "id"), required=False, empty_label="All channels"
+    )
     status = forms.ChoiceField(choices=[("", "Any status"), *OrderStatus.choices], required=False)
     payment_status = forms.ChoiceField(choices=[("", "Any payment"), *PaymentStatus.choices], required=False)
     errors_only = forms.BooleanField(required=False, label="Errors only")  # not `errors`: Form.errors

@@ -39,18 +39,17 @@ def order_list(filters: OrderFilters) -> QuerySet[Order]:
     if term:
         sku_match = OrderLine.objects.filter(order=OuterRef("pk"), sku__iexact=term)
         qs = qs.filter(
-            Q(number__icontains=term) | Q(external_id=term) | Q(customer_name__icontains=term)
-            | Q(customer_email__icontains=term) | Exists(sku_match)
+            Q(number__icontains=term)
+            | Q(external_id=term)
+            | Q(customer_name__icontains=term)
+            | Q(customer_email__icontains=term)
+            | Exists(sku_match)
         )
     return qs.order_by("-placed_at", "-id")
 
 
 def order_detail(order_id: int) -> Order:
-    return (
-        Order.objects.select_related("channel")
-        .prefetch_related("lines", "shipments")
-        .get(pk=order_id)
-    )
+    return Order.objects.select_related("channel").prefetch_related("lines", "shipments").get(pk=order_id)
 
 
 def order_timeline(order: Order, limit: int | None = 200) -> QuerySet[SyncEvent]:

@@ -48,38 +48,50 @@ class OrderStatusFieldExtension(OpenApiSerializerFieldExtension):
 
 # -- inputs ----------------------------------------------------------------------------------
 class OrderListFilterSerializer(serializers.Serializer):
-    channel = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.only("id"), required=False,
-                                                 help_text="Only orders of this channel (id).")
+    channel = serializers.PrimaryKeyRelatedField(
+        queryset=Channel.objects.only("id"), required=False, help_text="Only orders of this channel (id)."
+    )
     status = serializers.ChoiceField(choices=OrderStatus.choices, required=False)
     payment_status = serializers.ChoiceField(choices=PaymentStatus.choices, required=False)
     updated_since = serializers.DateTimeField(
-        required=False, help_text="Only orders changed in Fenicia at or after this moment (ISO 8601).")
+        required=False, help_text="Only orders changed in Fenicia at or after this moment (ISO 8601)."
+    )
     errors = serializers.BooleanField(
-        required=False, default=False,
-        help_text="Only orders whose last sync failed or that the channel no longer has.")
+        required=False, default=False, help_text="Only orders whose last sync failed or that the channel no longer has."
+    )
     q = serializers.CharField(
-        required=False, allow_blank=True, max_length=200,
-        help_text="Search: order number, external id, customer name or e-mail, exact SKU.")
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Search: order number, external id, customer name or e-mail, exact SKU.",
+    )
 
     def to_filters(self) -> OrderFilters:
         data = self.validated_data
         channel = data.get("channel")
         return OrderFilters(
-            channel=channel.pk if channel else None, status=data.get("status", ""),
-            payment_status=data.get("payment_status", ""), errors=data.get("errors", False),
-            q=data.get("q", ""), updated_since=data.get("updated_since"),
+            channel=channel.pk if channel else None,
+            status=data.get("status", ""),
+            payment_status=data.get("payment_status", ""),
+            errors=data.get("errors", False),
+            q=data.get("q", ""),
+            updated_since=data.get("updated_since"),
         )
 
 
 class OrderDetailQuerySerializer(serializers.Serializer):
-    include = serializers.ChoiceField(choices=["raw"], required=False,
-                                      help_text="`raw` adds the channel's payload as last received.")
+    include = serializers.ChoiceField(
+        choices=["raw"], required=False, help_text="`raw` adds the channel's payload as last received."
+    )
 
 
 class OrderResyncInputSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), allow_empty=False, max_length=MAX_RESYNC_IDS,
-        help_text="Order ids to re-read from their channels.")
+        child=serializers.IntegerField(min_value=1),
+        allow_empty=False,
+        max_length=MAX_RESYNC_IDS,
+        help_text="Order ids to re-read from their channels.",
+    )
 
     def validate_ids(self, ids: list[int]) -> list[int]:
         ids = sorted(set(ids))

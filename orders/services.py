@@ -18,13 +18,34 @@ from .models import Order, OrderLine, Shipment, SyncEvent, SyncState
 
 UPSERT_CHUNK = 200
 ORDER_FIELDS = (
-    "number", "status", "channel_status", "payment_status", "currency", "subtotal", "shipping_total",
-    "tax_total", "discount_total", "total", "customer_name", "customer_email", "customer_phone",
-    "shipping_address", "billing_address", "notes", "tags", "placed_at", "source_updated_at", "raw",
+    "number",
+    "status",
+    "channel_status",
+    "payment_status",
+    "currency",
+    "subtotal",
+    "shipping_total",
+    "tax_total",
+    "discount_total",
+    "total",
+    "customer_name",
+    "customer_email",
+    "customer_phone",
+    "shipping_address",
+    "billing_address",
+    "notes",
+    "tags",
+    "placed_at",
+    "source_updated_at",
+    "raw",
 )
 SOURCE_LABELS = {
-    "webhook": "a webhook", "poll": "a scheduled poll", "manual": "a manual sync", "import": "Sync orders",
-    "resync": "a bulk re-sync", "api": "the API",
+    "webhook": "a webhook",
+    "poll": "a scheduled poll",
+    "manual": "a manual sync",
+    "import": "Sync orders",
+    "resync": "a bulk re-sync",
+    "api": "the API",
 }
 
 
@@ -43,8 +64,13 @@ def _order_row(channel_id: int, order: NormalizedOrder, now) -> dict[str, Any]:
     row = {name: getattr(order, name) for name in ORDER_FIELDS}
     row["number"] = row["number"][:100]
     row.update(
-        channel_id=channel_id, external_id=order.external_id, last_synced_at=now, sync_state=SyncState.OK,
-        sync_error="", created_at=now, updated_at=now,
+        channel_id=channel_id,
+        external_id=order.external_id,
+        last_synced_at=now,
+        sync_state=SyncState.OK,
+        sync_error="",
+        created_at=now,
+        updated_at=now,
     )
     return row
 
@@ -68,7 +94,11 @@ def _newest_per_external_id(orders: Iterable[NormalizedOrder]) -> tuple[list[Nor
 
 @transaction.atomic
 def orders_upsert(
-    *, channel: Channel, orders: Sequence[NormalizedOrder], source: str, run: SyncRun | None = None,
+    *,
+    channel: Channel,
+    orders: Sequence[NormalizedOrder],
+    source: str,
+    run: SyncRun | None = None,
     topic: str = "",
 ) -> UpsertResult:
     """Insert new orders and update held ones, with their lines and channel shipments, in a
@@ -86,21 +116,28 @@ def orders_upsert(
     now = timezone.now()
     by_external_id = {o.external_id: o for o in batch}
     table = connection.ops.quote_name(Order._meta.db_table)
-    guard = (f"{table}.source_updated_at IS NULL OR excluded.source_updated_at IS NULL "
-             f"OR excluded.source_updated_at >= {table}.source_updated_at")
+    guard = (
+        f"{table}.source_updated_at IS NULL OR excluded.source_updated_at IS NULL "
+        f"OR excluded.source_updated_at >= {table}.source_updated_at"
+    )
     postgres = connection.vendor == "postgresql"
     for start in range(0, len(batch), UPSERT_CHUNK):
-        chunk = batch[start:start + UPSERT_CHUNK]
+        chunk = batch[start : start + UPSERT_CHUNK]
         external_ids = [o.external_id for o in chunk]
         if not postgres:
             # SQLite writers are serialised (IMMEDIATE transactions), so this read is exact.
-            held = set(Order.objects.filter(channel=channel, external_id__in=external_ids)
-                       .values_list("external_id", flat=True))
+            held = set(
+                Order.objects.filter(channel=channel, external_id__in=external_ids).values_list(
+                    "external_id", flat=True
+                )
+            )
         rows = upsert_returning(
-            Order, [_order_row(channel.pk, o, now) for o in chunk],
+            Order,
+            [_order_row(channel.pk, o, now) for o in chunk],
             conflict_fields=("channel", "external_id"),
             update_fields=ORDER_FIELDS + ("last_synced_at", "sync_state", "sync_error", "updated_at"),
-            guard_sql=guard, returning=("id", "external_id"),
+            guard_sql=guard,
+            returning=("id", "external_id"),
         )
         written = set()
         for row in rows:
@@ -113,8 +150,16 @@ def orders_upsert(
         _upsert_channel_shipments(rows, by_external_id)
 
     result.stale.extend(o.external_id for o in superseded)
-    _record_upsert_events(channel=channel, result=result, ids=_order_ids(channel, by_external_id),
-                          by_external_id=by_external_id, superseded=superseded, source=source, run=run, topic=topic)
+    _record_upsert_events(
+        channel=channel,
+        result=result,
+        ids=_order_ids(channel, by_external_id),
+        by_external_id=by_external_id,
+        superseded=superseded,
+        source=source,
+        run=run,
+        topic=topic,
+    )
     return result
 
 
@@ -123,9 +168,16 @@ def _replace_lines(rows: list[tuple], by_external_id: dict[str, NormalizedOrder]
     OrderLine.objects.filter(order_id__in=order_ids).delete()
     OrderLine.objects.bulk_create(
         [
-            OrderLine(order_id=row[0], external_id=line.external_id, position=position, sku=line.sku[:255],
-                      title=line.title[:500], variant=line.variant[:255], quantity=line.quantity,
-                      unit_price=line.unit_price)
+            OrderLine(
+                order_id=row[0],
+                external_id=line.external_id,
+                position=position,
+                sku=line.sku[:255],
+                title=line.title[:500],
+                variant=line.variant[:255],
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+            )
             for row in rows
             for position, line in enumerate(by_external_id[row[1]].lines)
         ],
@@ -135,15 +187,24 @@ def _replace_lines(rows: list[tuple], by_external_id: dict[str, NormalizedOrder]
 
 def _upsert_channel_shipments(rows: list[tuple], by_external_id: dict[str, NormalizedOrder]) -> None:
     shipments = [
-        Shipment(order_id=row[0], external_id=s.external_id, status=s.status[:40], carrier=s.carrier[:120],
-                 tracking_number=s.tracking_number[:255], tracking_url=s.tracking_url[:1000], shipped_at=s.shipped_at)
+        Shipment(
+            order_id=row[0],
+            external_id=s.external_id,
+            status=s.status[:40],
+            carrier=s.carrier[:120],
+            tracking_number=s.tracking_number[:255],
+            tracking_url=s.tracking_url[:1000],
+            shipped_at=s.shipped_at,
+        )
         for row in rows
         for s in by_external_id[row[1]].shipments
         if s.external_id
     ]
     if shipments:
         Shipment.objects.bulk_create(
-            shipments, update_conflicts=True, unique_fields=["order", "external_id"],
+            shipments,
+            update_conflicts=True,
+            unique_fields=["order", "external_id"],
             update_fields=["status", "carrier", "tracking_number", "tracking_url", "shipped_at", "updated_at"],
             batch_size=500,
         )
@@ -151,13 +212,16 @@ def _upsert_channel_shipments(rows: list[tuple], by_external_id: dict[str, Norma
 
 def _order_ids(channel: Channel, by_external_id: dict[str, NormalizedOrder]) -> dict[str, int]:
     """external id -> order id for every order the batch touched, stale ones included."""
-    return dict(Order.objects.filter(channel=channel, external_id__in=list(by_external_id))
-                .values_list("external_id", "id"))
+    return dict(
+        Order.objects.filter(channel=channel, external_id__in=list(by_external_id)).values_list("external_id", "id")
+    )
 
 
 def _stale_message(via: str, order: NormalizedOrder) -> str:
-    return (f"Ignored an older update from {via}: the channel's copy dated "
-            f"{order.source_updated_at.isoformat()} is older than the one we hold")
+    return (
+        f"Ignored an older update from {via}: the channel's copy dated "
+        f"{order.source_updated_at.isoformat()} is older than the one we hold"
+    )
 
 
 def _record_upsert_events(*, channel, result, ids, by_external_id, superseded, source, run, topic) -> None:
@@ -169,13 +233,26 @@ def _record_upsert_events(*, channel, result, ids, by_external_id, superseded, s
     events = []
 
     def details(order: NormalizedOrder) -> dict:
-        return {"source_updated_at": order.source_updated_at.isoformat(), "status": order.status,
-                "payment_status": order.payment_status, "channel_status": order.channel_status}
+        return {
+            "source_updated_at": order.source_updated_at.isoformat(),
+            "status": order.status,
+            "payment_status": order.payment_status,
+            "channel_status": order.channel_status,
+        }
 
     for order in superseded:
-        events.append(SyncEvent(order_id=ids[order.external_id], channel=channel, run=run,
-                                kind=SyncEvent.Kind.STALE_IGNORED, outcome=SyncEvent.Outcome.SKIPPED, source=source,
-                                message=_stale_message(via, order), details=details(order)))
+        events.append(
+            SyncEvent(
+                order_id=ids[order.external_id],
+                channel=channel,
+                run=run,
+                kind=SyncEvent.Kind.STALE_IGNORED,
+                outcome=SyncEvent.Outcome.SKIPPED,
+                source=source,
+                message=_stale_message(via, order),
+                details=details(order),
+            )
+        )
     for external_id, order_id in ids.items():
         order = by_external_id[external_id]
         if order_id in created:
@@ -184,31 +261,61 @@ def _record_upsert_events(*, channel, result, ids, by_external_id, superseded, s
             kind, outcome, message = SyncEvent.Kind.UPDATED, SyncEvent.Outcome.SUCCESS, f"Updated from {via}"
         else:
             kind, outcome, message = SyncEvent.Kind.STALE_IGNORED, SyncEvent.Outcome.SKIPPED, _stale_message(via, order)
-        events.append(SyncEvent(order_id=order_id, channel=channel, run=run, kind=kind, outcome=outcome,
-                                source=source, message=message, details=details(order)))
+        events.append(
+            SyncEvent(
+                order_id=order_id,
+                channel=channel,
+                run=run,
+                kind=kind,
+                outcome=outcome,
+                source=source,
+                message=message,
+                details=details(order),
+            )
+        )
     SyncEvent.objects.bulk_create(events, batch_size=500)
 
 
 def order_mark_not_found(*, order: Order, source: str, message: str = "") -> None:
     now = timezone.now()
-    Order.objects.filter(pk=order.pk).update(sync_state=SyncState.NOT_FOUND, last_synced_at=now,
-                                             sync_error=message or "The channel no longer has this order")
-    SyncEvent.objects.create(order=order, channel_id=order.channel_id, kind=SyncEvent.Kind.NOT_FOUND,
-                             outcome=SyncEvent.Outcome.FAILURE, source=source,
-                             message=message or "The channel answered 404: the order was not found at the source")
+    Order.objects.filter(pk=order.pk).update(
+        sync_state=SyncState.NOT_FOUND, last_synced_at=now, sync_error=message or "The channel no longer has this order"
+    )
+    SyncEvent.objects.create(
+        order=order,
+        channel_id=order.channel_id,
+        kind=SyncEvent.Kind.NOT_FOUND,
+        outcome=SyncEvent.Outcome.FAILURE,
+        source=source,
+        message=message or "The channel answered 404: the order was not found at the source",
+    )
 
 
 def order_record_sync_failure(*, order: Order, source: str, error: Exception, details: dict | None = None) -> None:
     message = getattr(error, "message", None) or str(error)
     Order.objects.filter(pk=order.pk).update(sync_state=SyncState.ERROR, sync_error=message)
-    SyncEvent.objects.create(order=order, channel_id=order.channel_id, kind=SyncEvent.Kind.ERROR,
-                             outcome=SyncEvent.Outcome.FAILURE, source=source,
-                             message=f"Sync failed: {message}",
-                             details={"error": error.__class__.__name__, **(details or {})})
+    SyncEvent.objects.create(
+        order=order,
+        channel_id=order.channel_id,
+        kind=SyncEvent.Kind.ERROR,
+        outcome=SyncEvent.Outcome.FAILURE,
+        source=source,
+        message=f"Sync failed: {message}",
+        details={"error": error.__class__.__name__, **(details or {})},
+    )
 
 
-def channel_event(*, channel: Channel, kind: str, outcome: str, message: str, source: str = "",
-                  run: SyncRun | None = None, details: dict | None = None) -> SyncEvent:
+def channel_event(
+    *,
+    channel: Channel,
+    kind: str,
+    outcome: str,
+    message: str,
+    source: str = "",
+    run: SyncRun | None = None,
+    details: dict | None = None,
+) -> SyncEvent:
     """A timeline entry about the channel as a whole (a poll, a failed run, an auth error)."""
-    return SyncEvent.objects.create(channel=channel, run=run, kind=kind, outcome=outcome, source=source,
-                                    message=message, details=details or {})
+    return SyncEvent.objects.create(
+        channel=channel, run=run, kind=kind, outcome=outcome, source=source, message=message, details=details or {}
+    )

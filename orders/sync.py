@@ -92,7 +92,10 @@ def _drain_batch(channel: Channel) -> int:
             except ChannelError as exc:
                 for event in events:
                     if event.order_external_id in external_ids:
-                        event.status, event.error = WebhookEvent.Status.RECEIVED, f"Fetch failed, will retry: {exc.message}"
+                        event.status, event.error = (
+                            WebhookEvent.Status.RECEIVED,
+                            f"Fetch failed, will retry: {exc.message}",
+                        )
                 channel_record_failure(channel_id=channel.pk, error=exc)
                 continue
             by_topic[topic].extend(fetched.values())
@@ -105,14 +108,20 @@ def _drain_batch(channel: Channel) -> int:
 
 
 def _report_bad_webhook(channel: Channel, event: WebhookEvent) -> None:
-    channel_event(channel=channel, kind=SyncEvent.Kind.WEBHOOK, outcome=SyncEvent.Outcome.FAILURE, source="webhook",
-                  message=f"Webhook {event.topic or ''} {event.delivery_id} could not be parsed: {event.error}",
-                  details={"webhook_event_id": event.pk})
+    channel_event(
+        channel=channel,
+        kind=SyncEvent.Kind.WEBHOOK,
+        outcome=SyncEvent.Outcome.FAILURE,
+        source="webhook",
+        message=f"Webhook {event.topic or ''} {event.delivery_id} could not be parsed: {event.error}",
+        details={"webhook_event_id": event.pk},
+    )
     notification_send(
         title=f"{channel.name}: a webhook could not be processed",
         message=f"Delivery {event.delivery_id} ({event.topic}) was stored but could not be parsed: {event.error}. "
-                "It can be replayed from the channel page once fixed.",
-        link=channel.get_absolute_url(), dedupe_key=f"webhook-parse-{channel.pk}",
+        "It can be replayed from the channel page once fixed.",
+        link=channel.get_absolute_url(),
+        dedupe_key=f"webhook-parse-{channel.pk}",
     )
 
 
@@ -129,8 +138,12 @@ def order_sync(*, order_id: int, source: str = "manual") -> str:
     except ChannelError as exc:
         order_record_sync_failure(order=order, source=source, error=exc, details={"status": exc.status})
         channel_record_failure(channel_id=channel.pk, error=exc)
-        notification_send(title=f"Order {order} could not be synced", message=exc.message,
-                          link=order.get_absolute_url(), dedupe_key=f"order-sync-{order.pk}")
+        notification_send(
+            title=f"Order {order} could not be synced",
+            message=exc.message,
+            link=order.get_absolute_url(),
+            dedupe_key=f"order-sync-{order.pk}",
+        )
         return "failed"
     result = orders_upsert(channel=channel, orders=[normalized], source=source)
     channel_record_success(channel_id=channel.pk)
@@ -139,8 +152,14 @@ def order_sync(*, order_id: int, source: str = "manual") -> str:
 
 def order_sync_request(*, order: Order, source: str = "manual") -> None:
     """What the Sync button does: the timeline says it was asked, a task does the reading."""
-    SyncEvent.objects.create(order=order, channel_id=order.channel_id, kind=SyncEvent.Kind.SYNCED,
-                             outcome=SyncEvent.Outcome.INFO, source=source, message="Sync requested")
+    SyncEvent.objects.create(
+        order=order,
+        channel_id=order.channel_id,
+        kind=SyncEvent.Kind.SYNCED,
+        outcome=SyncEvent.Outcome.INFO,
+        source=source,
+        message="Sync requested",
+    )
     enqueue("orders.tasks.sync_order", order.pk, source)
 
 
@@ -150,8 +169,11 @@ def sync_run_start(
 ) -> SyncRun:
     now = timezone.now()
     run = SyncRun.objects.create(
-        channel=channel, kind=kind, requested_by=user if user and user.is_authenticated else None,
-        window_start=since, window_end=until,
+        channel=channel,
+        kind=kind,
+        requested_by=user if user and user.is_authenticated else None,
+        window_start=since,
+        window_end=until,
         external_ids=list(external_ids or []),
         total=len(external_ids) if external_ids is not None else None,
     )
@@ -169,8 +191,9 @@ def orders_resync_start(*, order_ids: list[int], user=None) -> list[SyncRun]:
     for channel_id, external_id in Order.objects.filter(pk__in=order_ids).values_list("channel_id", "external_id"):
         by_channel[channel_id].append(external_id)
     return [
-        sync_run_start(channel=Channel.objects.get(pk=channel_id), kind=SyncRun.Kind.RESYNC,
-                       external_ids=sorted(ids), user=user)
+        sync_run_start(
+            channel=Channel.objects.get(pk=channel_id), kind=SyncRun.Kind.RESYNC, external_ids=sorted(ids), user=user
+        )
         for channel_id, ids in by_channel.items()
     ]
 
@@ -181,13 +204,18 @@ def channel_poll(*, channel_id: int) -> SyncRun | None:
     now = timezone.now()
     with transaction.atomic():
         channel = Channel.objects.select_for_update().get(pk=channel_id)
-        if channel.inbox_drain_pending or WebhookEvent.objects.filter(
-            channel=channel, status=WebhookEvent.Status.RECEIVED, received_at__lt=now - timedelta(minutes=1)
-        ).exists():
+        if (
+            channel.inbox_drain_pending
+            or WebhookEvent.objects.filter(
+                channel=channel, status=WebhookEvent.Status.RECEIVED, received_at__lt=now - timedelta(minutes=1)
+            ).exists()
+        ):
             enqueue("orders.tasks.drain_inbox", channel.pk)  # a lost drain task must not strand deliveries
         if channel.status in (ChannelStatus.DISABLED, ChannelStatus.NEEDS_RECONNECT):
             return None
-        active = channel.sync_runs.filter(kind=SyncRun.Kind.POLL, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
+        active = channel.sync_runs.filter(
+            kind=SyncRun.Kind.POLL, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING]
+        )
         if active.filter(created_at__gt=now - timedelta(hours=1)).exists():
             return None
         active.update(status=SyncRun.Status.FAILED, error="Abandoned: no progress for an hour", finished_at=now)
@@ -205,7 +233,8 @@ def sync_run_step(*, run_id: int, enqueue_next: bool = True) -> bool:
     now = timezone.now()
     claimed = SyncRun.objects.filter(
         Q(lease_until__isnull=True) | Q(lease_until__lt=now),
-        pk=run_id, status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
+        pk=run_id,
+        status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING],
     ).update(status=SyncRun.Status.RUNNING, lease_until=now + STEP_LEASE, started_at=Coalesce("started_at", now))
     if not claimed:
         return False
@@ -232,7 +261,7 @@ def sync_run_step(*, run_id: int, enqueue_next: bool = True) -> bool:
 
 def _resync_step(run: SyncRun) -> bool:
     channel = run.channel
-    ids = run.external_ids[run.position: run.position + _batch_size()]
+    ids = run.external_ids[run.position : run.position + _batch_size()]
     fetched = channel_call(channel, lambda a: a.fetch_orders(ids)) if ids else {}
     with transaction.atomic():
         result = orders_upsert(channel=channel, orders=list(fetched.values()), source="resync", run=run)
@@ -258,8 +287,9 @@ def _window_step(run: SyncRun) -> bool:
                 total = None  # progress without a total is still progress
         orders, cursor = [], run.page_cursor or None
         while len(orders) < batch:
-            page = adapter.list_orders(updated_since=run.window_start, updated_until=run.window_end,
-                                       cursor=cursor, limit=batch - len(orders))
+            page = adapter.list_orders(
+                updated_since=run.window_start, updated_until=run.window_end, cursor=cursor, limit=batch - len(orders)
+            )
             orders.extend(page.orders)
             cursor = page.next_cursor
             if not cursor:
@@ -294,14 +324,18 @@ def _run_finished(run: SyncRun) -> None:
     run.status, run.finished_at, run.lease_until = SyncRun.Status.SUCCEEDED, now, None
     run.save()
     if run.kind == SyncRun.Kind.POLL and run.window_end:
-        Channel.objects.filter(Q(sync_cursor__isnull=True) | Q(sync_cursor__lt=run.window_end), pk=run.channel_id) \
-            .update(sync_cursor=run.window_end)
+        Channel.objects.filter(
+            Q(sync_cursor__isnull=True) | Q(sync_cursor__lt=run.window_end), pk=run.channel_id
+        ).update(sync_cursor=run.window_end)
     channel_event(
-        channel=run.channel, run=run, kind=SyncEvent.Kind.POLL if run.kind == SyncRun.Kind.POLL else SyncEvent.Kind.RUN,
-        outcome=SyncEvent.Outcome.SUCCESS, source=run.kind,
+        channel=run.channel,
+        run=run,
+        kind=SyncEvent.Kind.POLL if run.kind == SyncRun.Kind.POLL else SyncEvent.Kind.RUN,
+        outcome=SyncEvent.Outcome.SUCCESS,
+        source=run.kind,
         message=f"{run.get_kind_display()} finished: {run.processed} orders read, {run.created_count} new, "
-                f"{run.updated_count} updated, {run.stale_count} older updates ignored"
-                + (f", {run.failed_count} not found" if run.failed_count else ""),
+        f"{run.updated_count} updated, {run.stale_count} older updates ignored"
+        + (f", {run.failed_count} not found" if run.failed_count else ""),
         details={"run_id": run.pk, "steps": run.steps},
     )
 
@@ -318,18 +352,40 @@ def _step_failed(run: SyncRun, exc: Exception) -> None:
         run.error = f"Retrying after: {message}"
         run.lease_until = None
         run.save(update_fields=["step_retries", "error", "lease_until"])
-        Schedule.objects.create(func=STEP_TASK, args=repr((run.pk,)), schedule_type=Schedule.ONCE, repeats=1,
-                                next_run=now + timedelta(seconds=30 * run.step_retries),
-                                name=f"sync-run-{run.pk}-retry-{run.step_retries}")
-        channel_event(channel=run.channel, run=run, kind=SyncEvent.Kind.ERROR, outcome=SyncEvent.Outcome.FAILURE,
-                      source=run.kind, message=f"{run.get_kind_display()} step failed, retry "
-                      f"{run.step_retries} of {MAX_STEP_RETRIES} scheduled: {message}")
+        Schedule.objects.create(
+            func=STEP_TASK,
+            args=repr((run.pk,)),
+            schedule_type=Schedule.ONCE,
+            repeats=1,
+            next_run=now + timedelta(seconds=30 * run.step_retries),
+            name=f"sync-run-{run.pk}-retry-{run.step_retries}",
+        )
+        channel_event(
+            channel=run.channel,
+            run=run,
+            kind=SyncEvent.Kind.ERROR,
+            outcome=SyncEvent.Outcome.FAILURE,
+            source=run.kind,
+            message=f"{run.get_kind_display()} step failed, retry "
+            f"{run.step_retries} of {MAX_STEP_RETRIES} scheduled: {message}",
+        )
         return
     run.status, run.error, run.finished_at, run.lease_until = SyncRun.Status.FAILED, message, now, None
     run.save(update_fields=["status", "error", "finished_at", "lease_until"])
     kind = SyncEvent.Kind.AUTH if isinstance(exc, AuthExpired) else SyncEvent.Kind.ERROR
-    channel_event(channel=run.channel, run=run, kind=kind, outcome=SyncEvent.Outcome.FAILURE, source=run.kind,
-                  message=f"{run.get_kind_display()} failed: {message}", details={"run_id": run.pk})
+    channel_event(
+        channel=run.channel,
+        run=run,
+        kind=kind,
+        outcome=SyncEvent.Outcome.FAILURE,
+        source=run.kind,
+        message=f"{run.get_kind_display()} failed: {message}",
+        details={"run_id": run.pk},
+    )
     if not isinstance(exc, AuthExpired):  # auth failures already notified, once, by the channel
-        notification_send(title=f"{run.channel.name}: {run.get_kind_display().lower()} failed", message=message,
-                          link=run.channel.get_absolute_url(), dedupe_key=f"run-failed-{run.channel_id}-{run.kind}")
+        notification_send(
+            title=f"{run.channel.name}: {run.get_kind_display().lower()} failed",
+            message=message,
+            link=run.channel.get_absolute_url(),
+            dedupe_key=f"run-failed-{run.channel_id}-{run.kind}",
+        )

@@ -29,8 +29,9 @@ TIMELINE_POLL_FOR = timedelta(seconds=20)
 
 def _safe_next(request: HttpRequest, fallback: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                   require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return fallback
 
@@ -45,12 +46,16 @@ def order_list(request: HttpRequest) -> HttpResponse:
     form = OrderFilterForm(request.GET)
     filters = form.to_filters()
     page = Paginator(selectors.order_list(filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "orders/order_list.html", {
-        "form": form,
-        "filters": filters,
-        "page": page,
-        "filtered": any([filters.channel, filters.status, filters.payment_status, filters.errors, filters.q]),
-    })
+    return render(
+        request,
+        "orders/order_list.html",
+        {
+            "form": form,
+            "filters": filters,
+            "page": page,
+            "filtered": any([filters.channel, filters.status, filters.payment_status, filters.errors, filters.q]),
+        },
+    )
 
 
 @login_required
@@ -69,8 +74,11 @@ def order_resync(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "orders/order_list.html#resync-runs", _runs_context([r.pk for r in runs]))
     orders = sum(r.total or 0 for r in runs)
-    messages.success(request, f"Re-sync started for {orders} order{'s' if orders != 1 else ''} "
-                              f"in {len(runs)} run{'s' if len(runs) != 1 else ''}.")
+    messages.success(
+        request,
+        f"Re-sync started for {orders} order{'s' if orders != 1 else ''} "
+        f"in {len(runs)} run{'s' if len(runs) != 1 else ''}.",
+    )
     return redirect(back)
 
 
@@ -96,7 +104,9 @@ def _timeline_context(order: Order) -> dict:
         event.details_json = _pretty_json(event.details) if event.details else ""
     newest = events[0] if events else None
     polling = bool(
-        newest and newest.kind == SyncEvent.Kind.SYNCED and newest.outcome == SyncEvent.Outcome.INFO
+        newest
+        and newest.kind == SyncEvent.Kind.SYNCED
+        and newest.outcome == SyncEvent.Outcome.INFO
         and newest.created_at > timezone.now() - TIMELINE_POLL_FOR
     )
     return {"order": order, "events": events, "polling": polling}

@@ -25,8 +25,10 @@ def fixture_bytes(name: str) -> bytes:
 def _fast_and_offline(settings, monkeypatch):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.STORAGES = {**settings.STORAGES, "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
     # Never really wait between HTTP retries; tests that care record the waits instead.
     monkeypatch.setattr("channels.http._sleep", lambda seconds: None)
 
@@ -69,7 +71,8 @@ def shopify_channel(db):
     from channels.services import channel_create
 
     return channel_create(
-        kind="shopify", name="Test Shop",
+        kind="shopify",
+        name="Test Shop",
         credentials={"shop": "test-shop.myshopify.com", "access_token": "shpat_test_token", "api_version": "2026-10"},
         webhook_secret="shpss_webhook_secret",
     )

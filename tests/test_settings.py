@@ -13,7 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_python(code: str, **env) -> str:
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "fenicia.settings", **env},
     )
     assert result.returncode == 0, result.stderr
@@ -21,8 +25,9 @@ def run_python(code: str, **env) -> str:
 
 
 def test_the_default_broker_is_the_database():
-    out = run_python("import django; django.setup(); from django_q.brokers import get_broker; "
-                     "print(type(get_broker()).__name__)")
+    out = run_python(
+        "import django; django.setup(); from django_q.brokers import get_broker; print(type(get_broker()).__name__)"
+    )
     assert out == "ORM"
 
 

@@ -52,11 +52,18 @@ COST_PER_ORDER = 1 + 10 + 3 + (2 + LINE_ITEMS_PER_PAGE * 3) + FULFILLMENTS_PER_O
 ORDERS_PER_PAGE = (MAX_QUERY_COST - 2) // COST_PER_ORDER
 
 ORDER_TOPICS = {
-    "orders/create", "orders/updated", "orders/cancelled", "orders/paid", "orders/fulfilled",
-    "orders/partially_fulfilled", "orders/edited",
+    "orders/create",
+    "orders/updated",
+    "orders/cancelled",
+    "orders/paid",
+    "orders/fulfilled",
+    "orders/partially_fulfilled",
+    "orders/edited",
 }
 
-_ADDRESS = "name firstName lastName company address1 address2 city province provinceCode zip country countryCodeV2 phone"
+_ADDRESS = (
+    "name firstName lastName company address1 address2 city province provinceCode zip country countryCodeV2 phone"
+)
 _MONEY = "shopMoney { amount currencyCode }"
 ORDER_FIELDS = f"""
 fragment FeniciaOrder on Order {{
@@ -76,7 +83,9 @@ fragment FeniciaOrder on Order {{
   }}
 }}
 """
-LIST_ORDERS = ORDER_FIELDS + """
+LIST_ORDERS = (
+    ORDER_FIELDS
+    + """
 query FeniciaListOrders($first: Int!, $after: String, $query: String) {
   orders(first: $first, after: $after, sortKey: UPDATED_AT, query: $query) {
     pageInfo { hasNextPage endCursor }
@@ -84,11 +93,15 @@ query FeniciaListOrders($first: Int!, $after: String, $query: String) {
   }
 }
 """
-GET_ORDERS = ORDER_FIELDS + """
+)
+GET_ORDERS = (
+    ORDER_FIELDS
+    + """
 query FeniciaGetOrders($ids: [ID!]!) {
   nodes(ids: $ids) { ... on Order { ...FeniciaOrder } }
 }
 """
+)
 COUNT_ORDERS = """
 query FeniciaCountOrders($query: String) {
   ordersCount(query: $query, limit: null) { count precision }
@@ -107,14 +120,24 @@ query FeniciaMoreLineItems($id: ID!, $after: String) {{
 
 # Shopify vocabulary -> ours. Per-channel overrides live in Channel.status_mappings.
 PAYMENT_STATUS = {
-    "PENDING": "pending", "AUTHORIZED": "pending", "PARTIALLY_PAID": "pending", "EXPIRED": "pending",
-    "PAID": "paid", "PARTIALLY_REFUNDED": "partially_refunded", "REFUNDED": "refunded",
+    "PENDING": "pending",
+    "AUTHORIZED": "pending",
+    "PARTIALLY_PAID": "pending",
+    "EXPIRED": "pending",
+    "PAID": "paid",
+    "PARTIALLY_REFUNDED": "partially_refunded",
+    "REFUNDED": "refunded",
     # Judgement call: nothing was collected on a voided authorisation; the raw value is kept.
     "VOIDED": "refunded",
 }
 ACCEPTED_FINANCIAL = {"PAID", "PARTIALLY_PAID", "AUTHORIZED", "PARTIALLY_REFUNDED", "REFUNDED"}
-REST_FULFILLMENT = {None: "UNFULFILLED", "": "UNFULFILLED", "partial": "PARTIALLY_FULFILLED",
-                    "fulfilled": "FULFILLED", "restocked": "RESTOCKED"}
+REST_FULFILLMENT = {
+    None: "UNFULFILLED",
+    "": "UNFULFILLED",
+    "partial": "PARTIALLY_FULFILLED",
+    "fulfilled": "FULFILLED",
+    "restocked": "RESTOCKED",
+}
 
 
 def order_gid(external_id: str) -> str:
@@ -237,12 +260,17 @@ class ShopifyAdapter:
             status = cost.get("throttleStatus") or {}
             needed = float(cost.get("requestedQueryCost") or 0) - float(status.get("currentlyAvailable") or 0)
             rate = float(status.get("restoreRate") or 0) or 50.0
-            raise RateLimited(f"Shopify throttled the query: {messages}",
-                              retry_after=max(needed / rate, 1.0), status=response.status_code, details=cost)
+            raise RateLimited(
+                f"Shopify throttled the query: {messages}",
+                retry_after=max(needed / rate, 1.0),
+                status=response.status_code,
+                details=cost,
+            )
         if "ACCESS_DENIED" in codes:
             raise AuthExpired(f"Shopify denied access: {messages}", status=response.status_code)
-        raise InvalidData(f"Shopify rejected the query: {messages}", status=response.status_code,
-                          details={"errors": errors})
+        raise InvalidData(
+            f"Shopify rejected the query: {messages}", status=response.status_code, details={"errors": errors}
+        )
 
     # -- reading orders -------------------------------------------------------------------
     @staticmethod
@@ -257,13 +285,18 @@ class ShopifyAdapter:
     def list_orders(
         self, *, updated_since: datetime, updated_until: datetime | None, cursor: str | None, limit: int
     ) -> OrderPage:
-        variables = {"first": max(1, min(limit, self.max_page_size)), "after": cursor or None,
-                     "query": self.search_query(updated_since, updated_until)}
+        variables = {
+            "first": max(1, min(limit, self.max_page_size)),
+            "after": cursor or None,
+            "query": self.search_query(updated_since, updated_until),
+        }
         data = self.graphql(LIST_ORDERS, variables)
         connection = data["orders"]
         orders = [self.normalize_graphql_order(self._complete_lines(node)) for node in connection["nodes"]]
         page_info = connection.get("pageInfo") or {}
-        return OrderPage(orders=orders, next_cursor=page_info.get("endCursor") if page_info.get("hasNextPage") else None)
+        return OrderPage(
+            orders=orders, next_cursor=page_info.get("endCursor") if page_info.get("hasNextPage") else None
+        )
 
     def count_orders(self, *, updated_since: datetime, updated_until: datetime | None) -> int | None:
         data = self.graphql(COUNT_ORDERS, {"query": self.search_query(updated_since, updated_until)})
@@ -274,7 +307,7 @@ class ShopifyAdapter:
         found: dict[str, NormalizedOrder] = {}
         ids = list(external_ids)
         for start in range(0, len(ids), self.max_page_size):
-            chunk = [order_gid(i) for i in ids[start:start + self.max_page_size]]
+            chunk = [order_gid(i) for i in ids[start : start + self.max_page_size]]
             data = self.graphql(GET_ORDERS, {"ids": chunk})
             for node in data.get("nodes") or []:
                 if node:  # Shopify answers null for ids it doesn't know
@@ -327,11 +360,16 @@ class ShopifyAdapter:
             shipments = []
             for f in fulfillments:
                 tracking = (f.get("trackingInfo") or [{}])[0] if f.get("trackingInfo") else {}
-                shipments.append(NormalizedShipment(
-                    external_id=_gid_tail(f.get("id")), status=(f.get("displayStatus") or f.get("status") or "").lower(),
-                    carrier=tracking.get("company") or "", tracking_number=tracking.get("number") or "",
-                    tracking_url=tracking.get("url") or "", shipped_at=_when(f.get("createdAt")),
-                ))
+                shipments.append(
+                    NormalizedShipment(
+                        external_id=_gid_tail(f.get("id")),
+                        status=(f.get("displayStatus") or f.get("status") or "").lower(),
+                        carrier=tracking.get("company") or "",
+                        tracking_number=tracking.get("number") or "",
+                        tracking_url=tracking.get("url") or "",
+                        shipped_at=_when(f.get("createdAt")),
+                    )
+                )
             live = [f for f in fulfillments if (f.get("status") or "").upper() not in ("CANCELLED", "ERROR", "FAILURE")]
             delivered = bool(live) and all((f.get("displayStatus") or "").upper() == "DELIVERED" for f in live)
             status, payment, channel_status = self._statuses(
@@ -342,13 +380,20 @@ class ShopifyAdapter:
             )
             customer = node.get("customer") or {}
             shipping = _address(node.get("shippingAddress"))
-            customer_name = customer.get("displayName") or " ".join(
-                p for p in (customer.get("firstName"), customer.get("lastName")) if p) or shipping.get("name", "")
+            customer_name = (
+                customer.get("displayName")
+                or " ".join(p for p in (customer.get("firstName"), customer.get("lastName")) if p)
+                or shipping.get("name", "")
+            )
             lines = [
                 NormalizedLine(
-                    external_id=_gid_tail(li.get("id")), sku=li.get("sku") or "", title=li.get("title") or "",
+                    external_id=_gid_tail(li.get("id")),
+                    sku=li.get("sku") or "",
+                    title=li.get("title") or "",
                     variant=li.get("variantTitle") or "",
-                    quantity=int(li["currentQuantity"] if li.get("currentQuantity") is not None else li.get("quantity") or 0),
+                    quantity=int(
+                        li["currentQuantity"] if li.get("currentQuantity") is not None else li.get("quantity") or 0
+                    ),
                     unit_price=_money(li.get("originalUnitPriceSet")),
                 )
                 for li in (node.get("lineItems") or {}).get("nodes") or []
@@ -356,18 +401,27 @@ class ShopifyAdapter:
             return NormalizedOrder(
                 external_id=str(node.get("legacyResourceId") or _gid_tail(node["id"])),
                 number=node.get("name") or "",
-                status=status, payment_status=payment, channel_status=channel_status,
+                status=status,
+                payment_status=payment,
+                channel_status=channel_status,
                 currency=node.get("currencyCode") or "",
-                total=_money(node.get("totalPriceSet")), subtotal=_money(node.get("subtotalPriceSet")),
-                shipping_total=_money(node.get("totalShippingPriceSet")), tax_total=_money(node.get("totalTaxSet")),
+                total=_money(node.get("totalPriceSet")),
+                subtotal=_money(node.get("subtotalPriceSet")),
+                shipping_total=_money(node.get("totalShippingPriceSet")),
+                tax_total=_money(node.get("totalTaxSet")),
                 discount_total=_money(node.get("totalDiscountsSet")),
-                customer_name=customer_name, customer_email=node.get("email") or "",
+                customer_name=customer_name,
+                customer_email=node.get("email") or "",
                 customer_phone=node.get("phone") or shipping.get("phone", ""),
-                shipping_address=shipping, billing_address=_address(node.get("billingAddress")),
-                notes=node.get("note") or "", tags=[t for t in node.get("tags") or [] if t],
+                shipping_address=shipping,
+                billing_address=_address(node.get("billingAddress")),
+                notes=node.get("note") or "",
+                tags=[t for t in node.get("tags") or [] if t],
                 placed_at=_when(node.get("processedAt") or node.get("createdAt")),
                 source_updated_at=_when(node["updatedAt"]),  # type: ignore[arg-type]
-                lines=lines, shipments=shipments, raw=dict(node),
+                lines=lines,
+                shipments=shipments,
+                raw=dict(node),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidPayload(f"Unexpected Shopify order shape: {exc!r}") from exc
@@ -378,7 +432,8 @@ class ShopifyAdapter:
             fulfillments = [f for f in data.get("fulfillments") or [] if f]
             shipments = [
                 NormalizedShipment(
-                    external_id=str(f.get("id")), status=(f.get("shipment_status") or f.get("status") or "").lower(),
+                    external_id=str(f.get("id")),
+                    status=(f.get("shipment_status") or f.get("status") or "").lower(),
                     carrier=f.get("tracking_company") or "",
                     tracking_number=f.get("tracking_number") or next(iter(f.get("tracking_numbers") or []), ""),
                     tracking_url=f.get("tracking_url") or next(iter(f.get("tracking_urls") or []), ""),
@@ -389,21 +444,30 @@ class ShopifyAdapter:
             live = [f for f in fulfillments if (f.get("status") or "").lower() not in ("cancelled", "error", "failure")]
             delivered = bool(live) and all((f.get("shipment_status") or "").lower() == "delivered" for f in live)
             financial = (data.get("financial_status") or "pending").upper()
-            fulfillment = REST_FULFILLMENT.get(data.get("fulfillment_status"), str(data.get("fulfillment_status")).upper())
+            fulfillment = REST_FULFILLMENT.get(
+                data.get("fulfillment_status"), str(data.get("fulfillment_status")).upper()
+            )
             status, payment, channel_status = self._statuses(
-                financial=financial, fulfillment=fulfillment, cancelled=bool(data.get("cancelled_at")),
+                financial=financial,
+                fulfillment=fulfillment,
+                cancelled=bool(data.get("cancelled_at")),
                 delivered=delivered,
             )
             customer = data.get("customer") or {}
             shipping = _address(data.get("shipping_address"))
-            customer_name = " ".join(p for p in (customer.get("first_name"), customer.get("last_name")) if p) \
-                or shipping.get("name", "")
+            customer_name = " ".join(
+                p for p in (customer.get("first_name"), customer.get("last_name")) if p
+            ) or shipping.get("name", "")
             tags = data.get("tags") or ""
             lines = [
                 NormalizedLine(
-                    external_id=str(li.get("id", "")), sku=li.get("sku") or "", title=li.get("title") or "",
+                    external_id=str(li.get("id", "")),
+                    sku=li.get("sku") or "",
+                    title=li.get("title") or "",
                     variant=li.get("variant_title") or "",
-                    quantity=int(li["current_quantity"] if li.get("current_quantity") is not None else li.get("quantity") or 0),
+                    quantity=int(
+                        li["current_quantity"] if li.get("current_quantity") is not None else li.get("quantity") or 0
+                    ),
                     unit_price=_decimal(li.get("price")),
                 )
                 for li in data.get("line_items") or []
@@ -411,20 +475,27 @@ class ShopifyAdapter:
             return NormalizedOrder(
                 external_id=str(data["id"]),
                 number=data.get("name") or str(data.get("order_number") or ""),
-                status=status, payment_status=payment, channel_status=channel_status,
+                status=status,
+                payment_status=payment,
+                channel_status=channel_status,
                 currency=data.get("currency") or "",
-                total=_decimal(data.get("total_price")), subtotal=_decimal(data.get("subtotal_price")),
-                shipping_total=_money(data.get("total_shipping_price_set")), tax_total=_decimal(data.get("total_tax")),
+                total=_decimal(data.get("total_price")),
+                subtotal=_decimal(data.get("subtotal_price")),
+                shipping_total=_money(data.get("total_shipping_price_set")),
+                tax_total=_decimal(data.get("total_tax")),
                 discount_total=_decimal(data.get("total_discounts")),
                 customer_name=customer_name,
                 customer_email=data.get("email") or data.get("contact_email") or "",
                 customer_phone=data.get("phone") or shipping.get("phone", ""),
-                shipping_address=shipping, billing_address=_address(data.get("billing_address")),
+                shipping_address=shipping,
+                billing_address=_address(data.get("billing_address")),
                 notes=data.get("note") or "",
                 tags=[t.strip() for t in tags.split(",") if t.strip()] if isinstance(tags, str) else list(tags),
                 placed_at=_when(data.get("processed_at") or data.get("created_at")),
                 source_updated_at=_when(data["updated_at"]),  # type: ignore[arg-type]
-                lines=lines, shipments=shipments, raw=dict(data),
+                lines=lines,
+                shipments=shipments,
+                raw=dict(data),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidPayload(f"Unexpected Shopify webhook order shape: {exc!r}") from exc
@@ -461,8 +532,7 @@ class ShopifyAdapter:
     # -- tokens ---------------------------------------------------------------------------
     def credentials_expiring(self, *, within: timedelta) -> bool:
         expires_at = _when(self.credentials.get("expires_at"))
-        return bool(expires_at and self.credentials.get("refresh_token")
-                    and expires_at - within <= datetime.now(UTC))
+        return bool(expires_at and self.credentials.get("refresh_token") and expires_at - within <= datetime.now(UTC))
 
     def refresh_credentials(self) -> RefreshedToken | None:
         """Expiring offline tokens: the refresh token rotates on every use, so the caller must
@@ -473,20 +543,27 @@ class ShopifyAdapter:
         response = self.http.request(
             "POST",
             f"{self.base_url}/admin/oauth/access_token",
-            json={"client_id": self.credentials.get("client_id", ""),
-                  "client_secret": self.credentials.get("client_secret", ""),
-                  "grant_type": "refresh_token", "refresh_token": refresh_token},
+            json={
+                "client_id": self.credentials.get("client_id", ""),
+                "client_secret": self.credentials.get("client_secret", ""),
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+            },
             retry=False,
         )
         data = response.json()
         now = datetime.now(UTC)
         updated = dict(self.credentials)
-        updated.update({
-            "access_token": data["access_token"],
-            "refresh_token": data.get("refresh_token", refresh_token),
-            "expires_at": (now + timedelta(seconds=int(data.get("expires_in", 3600)))).isoformat(),
-        })
+        updated.update(
+            {
+                "access_token": data["access_token"],
+                "refresh_token": data.get("refresh_token", refresh_token),
+                "expires_at": (now + timedelta(seconds=int(data.get("expires_in", 3600)))).isoformat(),
+            }
+        )
         if data.get("refresh_token_expires_in"):
-            updated["refresh_token_expires_at"] = (now + timedelta(seconds=int(data["refresh_token_expires_in"]))).isoformat()
+            updated["refresh_token_expires_at"] = (
+                now + timedelta(seconds=int(data["refresh_token_expires_in"]))
+            ).isoformat()
         self.credentials = updated
         return RefreshedToken(credentials=updated)

@@ -24,6 +24,16 @@ from .state import (
 )
 
 __all__ = [
-    "Fault", "Faults", "InvalidChange", "OrderGenerator", "SandboxError", "SandboxServer", "SandboxState",
-    "ShopState", "UnknownOrder", "UnknownShop", "WebhookEvent", "WebhookRecorder",
+    "Fault",
+    "Faults",
+    "InvalidChange",
+    "OrderGenerator",
+    "SandboxError",
+    "SandboxServer",
+    "SandboxState",
+    "ShopState",
+    "UnknownOrder",
+    "UnknownShop",
+    "WebhookEvent",
+    "WebhookRecorder",
 ]

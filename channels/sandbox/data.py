@@ -36,13 +36,67 @@ CATALOGUE: tuple[tuple[str, str, str | None, str, int], ...] = (
 )
 # Variants of one product share its id.
 PRODUCT_IDS = {title: 8_800_000_000 + i for i, title in enumerate(dict.fromkeys(p[1] for p in CATALOGUE))}
-FIRST_NAMES = ("Ana", "Bo", "Carla", "Dmitri", "Elif", "Farah", "Gustavo", "Hana", "Ivan", "Julia", "Kofi",
-               "Lena", "Mateo", "Nadia", "Omar", "Priya", "Quentin", "Rosa", "Sven", "Tomás", "Uma", "Viktor",
-               "Wen", "Yusuf", "Zoe")
-LAST_NAMES = ("Lopez", "Chen", "Novak", "Okafor", "Schmidt", "Silva", "Tanaka", "Moreau", "Kowalski",
-              "Haddad", "Johansson", "Rossi", "Nguyen", "Patel", "Murphy", "Costa", "Fischer", "Kim")
-STREETS = ("Main St", "Elm St", "Oak Ave", "Maple Dr", "Cedar Ln", "Pine St", "Lake Rd", "Hill St",
-           "Park Ave", "River Rd", "2nd St", "Sunset Blvd")
+FIRST_NAMES = (
+    "Ana",
+    "Bo",
+    "Carla",
+    "Dmitri",
+    "Elif",
+    "Farah",
+    "Gustavo",
+    "Hana",
+    "Ivan",
+    "Julia",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tomás",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Yusuf",
+    "Zoe",
+)
+LAST_NAMES = (
+    "Lopez",
+    "Chen",
+    "Novak",
+    "Okafor",
+    "Schmidt",
+    "Silva",
+    "Tanaka",
+    "Moreau",
+    "Kowalski",
+    "Haddad",
+    "Johansson",
+    "Rossi",
+    "Nguyen",
+    "Patel",
+    "Murphy",
+    "Costa",
+    "Fischer",
+    "Kim",
+)
+STREETS = (
+    "Main St",
+    "Elm St",
+    "Oak Ave",
+    "Maple Dr",
+    "Cedar Ln",
+    "Pine St",
+    "Lake Rd",
+    "Hill St",
+    "Park Ave",
+    "River Rd",
+    "2nd St",
+    "Sunset Blvd",
+)
 # city, province, province code, zip prefix, country, country code, phone prefix, lat, lng
 CITIES = (
     ("Austin", "Texas", "TX", "787", "United States", "US", "+1512", 30.26, -97.74),
@@ -62,11 +116,28 @@ CARRIERS = {
     "DHL Express": "https://www.dhl.com/en/express/tracking.html?AWB={}",
 }
 TAGS = ("vip", "wholesale", "gift", "repeat", "promo", "instagram")
-FINANCIAL_STATUSES = ("pending", "authorized", "partially_paid", "paid", "partially_refunded", "refunded",
-                      "voided", "expired")
+FINANCIAL_STATUSES = (
+    "pending",
+    "authorized",
+    "partially_paid",
+    "paid",
+    "partially_refunded",
+    "refunded",
+    "voided",
+    "expired",
+)
 CANCEL_REASONS = ("customer", "fraud", "inventory", "declined", "other", "staff")
-SHIPMENT_STATUSES = (None, "label_printed", "confirmed", "in_transit", "out_for_delivery", "delivered",
-                     "failure", "attempted_delivery", "ready_for_pickup")
+SHIPMENT_STATUSES = (
+    None,
+    "label_printed",
+    "confirmed",
+    "in_transit",
+    "out_for_delivery",
+    "delivered",
+    "failure",
+    "attempted_delivery",
+    "ready_for_pickup",
+)
 
 
 # -- formatting ------------------------------------------------------------------------------
@@ -102,9 +173,14 @@ def totals(order: Mapping[str, Any]) -> dict[str, Decimal]:
     discount = min(order["discount"], subtotal)
     tax = ((subtotal - discount) * order["tax_rate"]).quantize(CENT, ROUND_HALF_UP)
     shipping = order["shipping_price"]
-    return {"subtotal": subtotal, "discount": discount, "tax": tax, "shipping": shipping,
-            "total": subtotal - discount + shipping + tax,
-            "line_items": sum((li["price"] * li["quantity"] for li in order["line_items"]), Decimal("0"))}
+    return {
+        "subtotal": subtotal,
+        "discount": discount,
+        "tax": tax,
+        "shipping": shipping,
+        "total": subtotal - discount + shipping + tax,
+        "line_items": sum((li["price"] * li["quantity"] for li in order["line_items"]), Decimal("0")),
+    }
 
 
 def live_fulfillments(order: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -160,9 +236,13 @@ class OrderFactory:
         first, last = self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES)
         self._customer_id += self.rng.randint(1, 50)
         email_name = f"{first}.{last}".lower().replace("á", "a").replace("é", "e").replace("ó", "o")
-        return {"id": self._customer_id, "first_name": first, "last_name": last,
-                "email": f"{email_name}{self.rng.randint(1, 999)}@example.com",
-                "phone": None if self.rng.random() < 0.6 else f"+1555{self.rng.randint(1000000, 9999999)}"}
+        return {
+            "id": self._customer_id,
+            "first_name": first,
+            "last_name": last,
+            "email": f"{email_name}{self.rng.randint(1, 999)}@example.com",
+            "phone": None if self.rng.random() < 0.6 else f"+1555{self.rng.randint(1000000, 9999999)}",
+        }
 
     def address(self, first_name: str, last_name: str) -> dict[str, Any]:
         city, province, code, zip_prefix, country, country_code, phone_prefix, lat, lng = self.rng.choice(CITIES)
@@ -172,12 +252,18 @@ class OrderFactory:
             letter = chr(65 + self.rng.randint(0, 25))
             postcode = f"{zip_prefix} {self.rng.randint(1, 9)}{letter}{self.rng.randint(1, 9)}"
         return {
-            "first_name": first_name, "last_name": last_name, "name": f"{first_name} {last_name}",
+            "first_name": first_name,
+            "last_name": last_name,
+            "name": f"{first_name} {last_name}",
             "company": None if self.rng.random() < 0.85 else f"{last_name} {self.rng.choice(('Ltd', 'LLC', 'Studio'))}",
             "address1": f"{self.rng.randint(1, 9800)} {self.rng.choice(STREETS)}",
             "address2": "" if self.rng.random() < 0.75 else f"Unit {self.rng.randint(1, 40)}",
-            "city": city, "province": province, "province_code": code, "zip": postcode,
-            "country": country, "country_code": country_code,
+            "city": city,
+            "province": province,
+            "province_code": code,
+            "zip": postcode,
+            "country": country,
+            "country_code": country_code,
             "phone": None if self.rng.random() < 0.3 else f"{phone_prefix}555{self.rng.randint(1000, 9999)}",
             "latitude": round(lat + self.rng.uniform(-0.05, 0.05), 4),
             "longitude": round(lng + self.rng.uniform(-0.05, 0.05), 4),
@@ -201,18 +287,23 @@ class OrderFactory:
             title = spec.get("title") or (product[1] if product else sku.title())
             index = CATALOGUE.index(product) if product else 90 + len(lines)
             quantity = int(spec.get("quantity") or self.rng.choices((1, 2, 3, 5), weights=(70, 20, 7, 3))[0])
-            lines.append({
-                "id": self.next_line_id(),
-                "product_id": PRODUCT_IDS.get(title, 8_800_000_000 + index),
-                "variant_id": 44_000_000_000 + index,
-                "sku": sku, "title": title,
-                "variant_title": spec.get("variant_title", product[2] if product else None),
-                "vendor": "Fenicia Demo",
-                "quantity": quantity, "current_quantity": quantity,
-                "price": Decimal(str(spec.get("price") or (product[3] if product else "10.00"))).quantize(CENT),
-                "grams": product[4] if product else 100,
-                "requires_shipping": True, "taxable": True,
-            })
+            lines.append(
+                {
+                    "id": self.next_line_id(),
+                    "product_id": PRODUCT_IDS.get(title, 8_800_000_000 + index),
+                    "variant_id": 44_000_000_000 + index,
+                    "sku": sku,
+                    "title": title,
+                    "variant_title": spec.get("variant_title", product[2] if product else None),
+                    "vendor": "Fenicia Demo",
+                    "quantity": quantity,
+                    "current_quantity": quantity,
+                    "price": Decimal(str(spec.get("price") or (product[3] if product else "10.00"))).quantize(CENT),
+                    "grams": product[4] if product else 100,
+                    "requires_shipping": True,
+                    "taxable": True,
+                }
+            )
         return lines
 
     def tracking(self, company: str | None = None) -> tuple[str, str, str]:
@@ -228,8 +319,9 @@ class OrderFactory:
         url = CARRIERS.get(company, "https://track.example.com/{}").format(number)
         return company, number, url
 
-    def fulfillment(self, order: Mapping[str, Any], when: datetime, spec: Mapping[str, Any] | None = None
-                    ) -> dict[str, Any]:
+    def fulfillment(
+        self, order: Mapping[str, Any], when: datetime, spec: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """A successful fulfilment of `spec["line_items"]` ({line id: quantity} or [line ids]) or,
         by default, of everything still unfulfilled."""
         spec = dict(spec or {})
@@ -247,55 +339,87 @@ class OrderFactory:
         if spec.get("tracking_number") and not spec.get("tracking_url"):
             url = CARRIERS.get(company, "https://track.example.com/{}").format(number)
         return {
-            "id": self.next_fulfillment_id(), "created_at": when, "updated_at": when,
+            "id": self.next_fulfillment_id(),
+            "created_at": when,
+            "updated_at": when,
             "status": spec.get("status", "success"),
             "shipment_status": spec.get("shipment_status"),
-            "tracking_company": company, "tracking_number": number, "tracking_url": spec.get("tracking_url") or url,
+            "tracking_company": company,
+            "tracking_number": number,
+            "tracking_url": spec.get("tracking_url") or url,
             "line_items": {k: v for k, v in items.items() if v > 0},
         }
 
-    def order(self, *, number: int, now: datetime, customers: Sequence[dict[str, Any]], currency: str,
-              line_count: int | None = None, lines: Sequence[Mapping[str, Any]] | None = None,
-              spread_days: float = 0) -> dict[str, Any]:
+    def order(
+        self,
+        *,
+        number: int,
+        now: datetime,
+        customers: Sequence[dict[str, Any]],
+        currency: str,
+        line_count: int | None = None,
+        lines: Sequence[Mapping[str, Any]] | None = None,
+        spread_days: float = 0,
+    ) -> dict[str, Any]:
         rng = self.rng
         created = now - timedelta(seconds=rng.randint(0, int(spread_days * 86400))) if spread_days else now
         age = now - created
         updated = created + timedelta(seconds=rng.randint(0, int(age.total_seconds()))) if age else created
         customer = self.customer(customers)
         shipping_address = self.address(customer["first_name"], customer["last_name"])
-        billing_address = (dict(shipping_address) if rng.random() < 0.8
-                           else self.address(customer["first_name"], customer["last_name"]))
+        billing_address = (
+            dict(shipping_address)
+            if rng.random() < 0.8
+            else self.address(customer["first_name"], customer["last_name"])
+        )
         items = self.line_items(line_count, lines)
         subtotal = sum((li["price"] * li["quantity"] for li in items), Decimal("0"))
         tags = sorted(rng.sample(TAGS, rng.choices((0, 1, 2), weights=(60, 30, 10))[0]))
         discount = (subtotal * Decimal("0.10")).quantize(CENT) if "promo" in tags else Decimal("0")
-        financial = rng.choices(("paid", "pending", "authorized", "partially_refunded", "refunded"),
-                                weights=(78, 8, 8, 3, 3))[0]
+        financial = rng.choices(
+            ("paid", "pending", "authorized", "partially_refunded", "refunded"), weights=(78, 8, 8, 3, 3)
+        )[0]
         order = {
-            "id": self.next_order_id(), "number": number, "name": f"#{number}",
-            "email": customer["email"], "phone": customer["phone"],
-            "created_at": created, "updated_at": updated, "processed_at": created,
-            "cancelled_at": None, "cancel_reason": None, "closed_at": None,
-            "financial_status": financial, "fulfillment_status": None,
-            "currency": currency, "note": rng.choice((None, None, None, "gift wrap", "leave at the door",
-                                                      "please ship together")),
-            "tags": tags, "test": False, "source_name": rng.choice(("web", "web", "web", "pos", "shopify_draft_order")),
+            "id": self.next_order_id(),
+            "number": number,
+            "name": f"#{number}",
+            "email": customer["email"],
+            "phone": customer["phone"],
+            "created_at": created,
+            "updated_at": updated,
+            "processed_at": created,
+            "cancelled_at": None,
+            "cancel_reason": None,
+            "closed_at": None,
+            "financial_status": financial,
+            "fulfillment_status": None,
+            "currency": currency,
+            "note": rng.choice((None, None, None, "gift wrap", "leave at the door", "please ship together")),
+            "tags": tags,
+            "test": False,
+            "source_name": rng.choice(("web", "web", "web", "pos", "shopify_draft_order")),
             "confirmation_number": "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(9)),
             "browser_ip": f"203.0.113.{rng.randint(1, 254)}",
-            "customer": customer, "shipping_address": shipping_address, "billing_address": billing_address,
+            "customer": customer,
+            "shipping_address": shipping_address,
+            "billing_address": billing_address,
             "line_items": items,
             "shipping_line_id": self.next_line_id(),
             "shipping_title": "Free shipping" if subtotal >= 75 else rng.choice(("Standard", "Express")),
             "shipping_price": Decimal("0.00") if subtotal >= 75 else Decimal(rng.choice(("6.90", "10.00", "14.50"))),
-            "discount": discount, "discount_code": "WELCOME10" if discount else None,
+            "discount": discount,
+            "discount_code": "WELCOME10" if discount else None,
             "tax_rate": Decimal(rng.choice(("0", "0.0625", "0.08", "0.13"))),
             "fulfillments": [],
         }
         # Older orders have usually moved on by the time the sandbox starts.
         if age > timedelta(days=1) and financial == "paid" and rng.random() < 0.6:
             shipped = created + (updated - created) / 2
-            order["fulfillments"].append(self.fulfillment(
-                order, shipped, {"shipment_status": rng.choice(("in_transit", "delivered", "delivered"))}))
+            order["fulfillments"].append(
+                self.fulfillment(
+                    order, shipped, {"shipment_status": rng.choice(("in_transit", "delivered", "delivered"))}
+                )
+            )
         refresh_derived(order)
         return order
 
@@ -315,13 +439,26 @@ def _gql_address(address: Mapping[str, Any] | None) -> dict[str, Any] | None:
         return None
     return {
         "__typename": "MailingAddress",
-        "name": address["name"], "firstName": address["first_name"], "lastName": address["last_name"],
-        "company": address["company"], "address1": address["address1"], "address2": address["address2"],
-        "city": address["city"], "province": address["province"], "provinceCode": address["province_code"],
-        "zip": address["zip"], "country": address["country"], "countryCodeV2": address["country_code"],
-        "phone": address["phone"], "latitude": address["latitude"], "longitude": address["longitude"],
-        "formatted": [p for p in (address["address1"], address["address2"], address["city"], address["zip"],
-                                  address["country"]) if p],
+        "name": address["name"],
+        "firstName": address["first_name"],
+        "lastName": address["last_name"],
+        "company": address["company"],
+        "address1": address["address1"],
+        "address2": address["address2"],
+        "city": address["city"],
+        "province": address["province"],
+        "provinceCode": address["province_code"],
+        "zip": address["zip"],
+        "country": address["country"],
+        "countryCodeV2": address["country_code"],
+        "phone": address["phone"],
+        "latitude": address["latitude"],
+        "longitude": address["longitude"],
+        "formatted": [
+            p
+            for p in (address["address1"], address["address2"], address["city"], address["zip"], address["country"])
+            if p
+        ],
     }
 
 
@@ -332,41 +469,68 @@ def _first(items: list[Any], args: Mapping[str, Any]) -> list[Any]:
 
 def _line_node(line: Mapping[str, Any], currency: str, fulfilled: int) -> dict[str, Any]:
     return {
-        "__typename": "LineItem", "id": gid("LineItem", line["id"]),
-        "sku": line["sku"], "title": line["title"], "variantTitle": line["variant_title"],
+        "__typename": "LineItem",
+        "id": gid("LineItem", line["id"]),
+        "sku": line["sku"],
+        "title": line["title"],
+        "variantTitle": line["variant_title"],
         "name": f"{line['title']} - {line['variant_title']}" if line["variant_title"] else line["title"],
-        "vendor": line["vendor"], "quantity": line["quantity"], "currentQuantity": line["current_quantity"],
+        "vendor": line["vendor"],
+        "quantity": line["quantity"],
+        "currentQuantity": line["current_quantity"],
         "unfulfilledQuantity": max(line["current_quantity"] - fulfilled, 0),
-        "requiresShipping": line["requires_shipping"], "taxable": line["taxable"],
+        "requiresShipping": line["requires_shipping"],
+        "taxable": line["taxable"],
         "originalUnitPriceSet": _money_bag(line["price"], currency),
         "discountedUnitPriceSet": _money_bag(line["price"], currency),
         "originalTotalSet": _money_bag(line["price"] * line["quantity"], currency),
     }
 
 
-SHIPMENT_DISPLAY = {None: "FULFILLED", "delivered": "DELIVERED", "in_transit": "IN_TRANSIT",
-                    "out_for_delivery": "OUT_FOR_DELIVERY", "attempted_delivery": "ATTEMPTED_DELIVERY",
-                    "failure": "FAILED_DELIVERY", "label_printed": "LABEL_PRINTED", "confirmed": "CONFIRMED",
-                    "ready_for_pickup": "READY_FOR_PICKUP"}
+SHIPMENT_DISPLAY = {
+    None: "FULFILLED",
+    "delivered": "DELIVERED",
+    "in_transit": "IN_TRANSIT",
+    "out_for_delivery": "OUT_FOR_DELIVERY",
+    "attempted_delivery": "ATTEMPTED_DELIVERY",
+    "failure": "FAILED_DELIVERY",
+    "label_printed": "LABEL_PRINTED",
+    "confirmed": "CONFIRMED",
+    "ready_for_pickup": "READY_FOR_PICKUP",
+}
 
 
 def _fulfillment_node(order: Mapping[str, Any], index: int, f: Mapping[str, Any]) -> dict[str, Any]:
-    tracking = [{"__typename": "FulfillmentTrackingInfo", "company": f["tracking_company"],
-                 "number": f["tracking_number"], "url": f["tracking_url"]}] if f["tracking_number"] else []
+    tracking = (
+        [
+            {
+                "__typename": "FulfillmentTrackingInfo",
+                "company": f["tracking_company"],
+                "number": f["tracking_number"],
+                "url": f["tracking_url"],
+            }
+        ]
+        if f["tracking_number"]
+        else []
+    )
     cancelled = f["status"] != "success"
     return {
-        "__typename": "Fulfillment", "id": gid("Fulfillment", f["id"]), "legacyResourceId": str(f["id"]),
+        "__typename": "Fulfillment",
+        "id": gid("Fulfillment", f["id"]),
+        "legacyResourceId": str(f["id"]),
         "name": f"{order['name']}-F{index}",
         "status": f["status"].upper(),
         "displayStatus": "CANCELED" if cancelled else SHIPMENT_DISPLAY.get(f["shipment_status"], "FULFILLED"),
-        "createdAt": utc_z(f["created_at"]), "updatedAt": utc_z(f["updated_at"]),
+        "createdAt": utc_z(f["created_at"]),
+        "updatedAt": utc_z(f["updated_at"]),
         "deliveredAt": utc_z(f["updated_at"]) if f["shipment_status"] == "delivered" else None,
         "trackingInfo": lambda args: _first(tracking, args),
     }
 
 
-def _connection(items: list[dict[str, Any]], args: Mapping[str, Any], typename: str, encode: Any,
-                decode: Any) -> dict[str, Any]:
+def _connection(
+    items: list[dict[str, Any]], args: Mapping[str, Any], typename: str, encode: Any, decode: Any
+) -> dict[str, Any]:
     """A page of `items` (sorted by their `_key`); `after`/`before` cursors come from `encode(item)`."""
     lo, hi = 0, len(items)
     if args.get("after"):
@@ -381,14 +545,18 @@ def _connection(items: list[dict[str, Any]], args: Mapping[str, Any], typename: 
         lo = max(lo, hi - args["last"])
     window = items[lo:hi]
     nodes = [item["_node"]() if callable(item["_node"]) else item["_node"] for item in window]  # built lazily
-    edges = [{"__typename": f"{typename}Edge", "cursor": encode(item), "node": node}
-             for item, node in zip(window, nodes, strict=True)]
+    edges = [
+        {"__typename": f"{typename}Edge", "cursor": encode(item), "node": node}
+        for item, node in zip(window, nodes, strict=True)
+    ]
     return {
         "__typename": f"{typename}Connection",
-        "nodes": nodes, "edges": edges,
+        "nodes": nodes,
+        "edges": edges,
         "pageInfo": {
             "__typename": "PageInfo",
-            "hasNextPage": hi < len(items), "hasPreviousPage": lo > 0,
+            "hasNextPage": hi < len(items),
+            "hasPreviousPage": lo > 0,
             "startCursor": edges[0]["cursor"] if edges else None,
             "endCursor": edges[-1]["cursor"] if edges else None,
         },
@@ -402,21 +570,34 @@ def graphql_order_node(order: Mapping[str, Any], *, line_connection: Any) -> dic
     t = totals(order)
     customer = order["customer"]
     financial = order["financial_status"].upper()
-    fulfillment = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED",
-                   "fulfilled": "FULFILLED"}[order["fulfillment_status"]]
+    fulfillment = {None: "UNFULFILLED", "partial": "PARTIALLY_FULFILLED", "fulfilled": "FULFILLED"}[
+        order["fulfillment_status"]
+    ]
     fulfillments = [_fulfillment_node(order, i, f) for i, f in enumerate(order["fulfillments"], start=1)]
     return {
         "__typename": "Order",
-        "id": gid("Order", order["id"]), "legacyResourceId": str(order["id"]), "name": order["name"],
-        "confirmationNumber": order["confirmation_number"], "sourceName": order["source_name"],
-        "createdAt": utc_z(order["created_at"]), "updatedAt": utc_z(order["updated_at"]),
-        "processedAt": utc_z(order["processed_at"]), "cancelledAt": utc_z(order["cancelled_at"]),
+        "id": gid("Order", order["id"]),
+        "legacyResourceId": str(order["id"]),
+        "name": order["name"],
+        "confirmationNumber": order["confirmation_number"],
+        "sourceName": order["source_name"],
+        "createdAt": utc_z(order["created_at"]),
+        "updatedAt": utc_z(order["updated_at"]),
+        "processedAt": utc_z(order["processed_at"]),
+        "cancelledAt": utc_z(order["cancelled_at"]),
         "cancelReason": order["cancel_reason"].upper() if order["cancel_reason"] else None,
-        "closed": order["closed_at"] is not None, "closedAt": utc_z(order["closed_at"]),
-        "confirmed": True, "fullyPaid": financial == "PAID",
-        "displayFinancialStatus": financial, "displayFulfillmentStatus": fulfillment,
-        "currencyCode": currency, "presentmentCurrencyCode": currency,
-        "email": order["email"], "phone": order["phone"], "note": order["note"], "tags": list(order["tags"]),
+        "closed": order["closed_at"] is not None,
+        "closedAt": utc_z(order["closed_at"]),
+        "confirmed": True,
+        "fullyPaid": financial == "PAID",
+        "displayFinancialStatus": financial,
+        "displayFulfillmentStatus": fulfillment,
+        "currencyCode": currency,
+        "presentmentCurrencyCode": currency,
+        "email": order["email"],
+        "phone": order["phone"],
+        "note": order["note"],
+        "tags": list(order["tags"]),
         "test": order["test"],
         "discountCode": order["discount_code"],
         "subtotalPriceSet": _money_bag(t["subtotal"], currency),
@@ -429,12 +610,17 @@ def graphql_order_node(order: Mapping[str, Any], *, line_connection: Any) -> dic
         "totalDiscountsSet": _money_bag(t["discount"], currency),
         "subtotalLineItemsQuantity": sum(li["current_quantity"] for li in order["line_items"]),
         "customer": {
-            "__typename": "Customer", "id": gid("Customer", customer["id"]),
+            "__typename": "Customer",
+            "id": gid("Customer", customer["id"]),
             "legacyResourceId": str(customer["id"]),
-            "firstName": customer["first_name"], "lastName": customer["last_name"],
+            "firstName": customer["first_name"],
+            "lastName": customer["last_name"],
             "displayName": f"{customer['first_name']} {customer['last_name']}",
-            "email": customer["email"], "phone": customer["phone"],
-        } if customer else None,
+            "email": customer["email"],
+            "phone": customer["phone"],
+        }
+        if customer
+        else None,
         "shippingAddress": _gql_address(order["shipping_address"]),
         "billingAddress": _gql_address(order["billing_address"]),
         "lineItems": lambda args: line_connection(order, args),
@@ -442,16 +628,20 @@ def graphql_order_node(order: Mapping[str, Any], *, line_connection: Any) -> dic
     }
 
 
-def line_item_connection(order: Mapping[str, Any], args: Mapping[str, Any], *, encode: Any, decode: Any
-                         ) -> dict[str, Any]:
+def line_item_connection(
+    order: Mapping[str, Any], args: Mapping[str, Any], *, encode: Any, decode: Any
+) -> dict[str, Any]:
     done = fulfilled_quantities(order)
-    items = [{"_key": li["id"], "_node": _line_node(li, order["currency"], done.get(li["id"], 0))}
-             for li in sorted(order["line_items"], key=lambda li: li["id"])]
+    items = [
+        {"_key": li["id"], "_node": _line_node(li, order["currency"], done.get(li["id"], 0))}
+        for li in sorted(order["line_items"], key=lambda li: li["id"])
+    ]
     return _connection(items, args, "LineItem", encode, decode)
 
 
-def order_connection(keyed_nodes: list[tuple[Any, dict[str, Any]]], args: Mapping[str, Any], *, encode: Any,
-                     decode: Any) -> dict[str, Any]:
+def order_connection(
+    keyed_nodes: list[tuple[Any, dict[str, Any]]], args: Mapping[str, Any], *, encode: Any, decode: Any
+) -> dict[str, Any]:
     """`keyed_nodes`: (sort key, order node or a function building it) in the requested order."""
     items = [{"_key": key, "_node": node} for key, node in keyed_nodes]
     return _connection(items, args, "Order", encode, decode)
@@ -466,20 +656,34 @@ def _rest_money_set(amount: Decimal, currency: str) -> dict[str, Any]:
 def _rest_line(line: Mapping[str, Any], currency: str, fulfilled: int) -> dict[str, Any]:
     remaining = max(line["current_quantity"] - fulfilled, 0)
     return {
-        "id": line["id"], "admin_graphql_api_id": gid("LineItem", line["id"]),
-        "current_quantity": line["current_quantity"], "fulfillable_quantity": remaining,
+        "id": line["id"],
+        "admin_graphql_api_id": gid("LineItem", line["id"]),
+        "current_quantity": line["current_quantity"],
+        "fulfillable_quantity": remaining,
         "fulfillment_service": "manual",
         "fulfillment_status": None if fulfilled == 0 else ("fulfilled" if remaining == 0 else "partial"),
-        "gift_card": False, "grams": line["grams"],
+        "gift_card": False,
+        "grams": line["grams"],
         "name": f"{line['title']} - {line['variant_title']}" if line["variant_title"] else line["title"],
-        "price": rest_decimal(line["price"]), "price_set": _rest_money_set(line["price"], currency),
-        "product_exists": True, "product_id": line["product_id"], "properties": [],
-        "quantity": line["quantity"], "requires_shipping": line["requires_shipping"], "sku": line["sku"],
-        "taxable": line["taxable"], "title": line["title"], "total_discount": "0.00",
+        "price": rest_decimal(line["price"]),
+        "price_set": _rest_money_set(line["price"], currency),
+        "product_exists": True,
+        "product_id": line["product_id"],
+        "properties": [],
+        "quantity": line["quantity"],
+        "requires_shipping": line["requires_shipping"],
+        "sku": line["sku"],
+        "taxable": line["taxable"],
+        "title": line["title"],
+        "total_discount": "0.00",
         "total_discount_set": _rest_money_set(Decimal("0"), currency),
-        "variant_id": line["variant_id"], "variant_inventory_management": "shopify",
-        "variant_title": line["variant_title"], "vendor": line["vendor"], "tax_lines": [],
-        "duties": [], "discount_allocations": [],
+        "variant_id": line["variant_id"],
+        "variant_inventory_management": "shopify",
+        "variant_title": line["variant_title"],
+        "vendor": line["vendor"],
+        "tax_lines": [],
+        "duties": [],
+        "discount_allocations": [],
     }
 
 
@@ -500,24 +704,45 @@ def rest_order(order: Mapping[str, Any], *, offset: timedelta, app_id: int = 580
 
     fulfillments = []
     for index, f in enumerate(order["fulfillments"], start=1):
-        fulfillments.append({
-            "id": f["id"], "admin_graphql_api_id": gid("Fulfillment", f["id"]),
-            "created_at": when(f["created_at"]), "updated_at": when(f["updated_at"]),
-            "location_id": 61_000_000_000, "name": f"{order['name']}.{index}", "order_id": order["id"],
-            "origin_address": {}, "receipt": {}, "service": "manual",
-            "shipment_status": f["shipment_status"], "status": f["status"],
-            "tracking_company": f["tracking_company"], "tracking_number": f["tracking_number"],
-            "tracking_numbers": [f["tracking_number"]] if f["tracking_number"] else [],
-            "tracking_url": f["tracking_url"], "tracking_urls": [f["tracking_url"]] if f["tracking_url"] else [],
-            "line_items": [dict(_rest_line(lines_by_id[line_id], currency, done.get(line_id, 0)), quantity=quantity)
-                           for line_id, quantity in f["line_items"].items() if line_id in lines_by_id],
-        })
+        fulfillments.append(
+            {
+                "id": f["id"],
+                "admin_graphql_api_id": gid("Fulfillment", f["id"]),
+                "created_at": when(f["created_at"]),
+                "updated_at": when(f["updated_at"]),
+                "location_id": 61_000_000_000,
+                "name": f"{order['name']}.{index}",
+                "order_id": order["id"],
+                "origin_address": {},
+                "receipt": {},
+                "service": "manual",
+                "shipment_status": f["shipment_status"],
+                "status": f["status"],
+                "tracking_company": f["tracking_company"],
+                "tracking_number": f["tracking_number"],
+                "tracking_numbers": [f["tracking_number"]] if f["tracking_number"] else [],
+                "tracking_url": f["tracking_url"],
+                "tracking_urls": [f["tracking_url"]] if f["tracking_url"] else [],
+                "line_items": [
+                    dict(_rest_line(lines_by_id[line_id], currency, done.get(line_id, 0)), quantity=quantity)
+                    for line_id, quantity in f["line_items"].items()
+                    if line_id in lines_by_id
+                ],
+            }
+        )
     return {
-        "id": order["id"], "admin_graphql_api_id": gid("Order", order["id"]), "app_id": app_id,
-        "browser_ip": order["browser_ip"], "buyer_accepts_marketing": False,
-        "cancel_reason": order["cancel_reason"], "cancelled_at": when(order["cancelled_at"]),
-        "closed_at": when(order["closed_at"]), "confirmation_number": order["confirmation_number"],
-        "confirmed": True, "contact_email": order["email"], "created_at": when(order["created_at"]),
+        "id": order["id"],
+        "admin_graphql_api_id": gid("Order", order["id"]),
+        "app_id": app_id,
+        "browser_ip": order["browser_ip"],
+        "buyer_accepts_marketing": False,
+        "cancel_reason": order["cancel_reason"],
+        "cancelled_at": when(order["cancelled_at"]),
+        "closed_at": when(order["closed_at"]),
+        "confirmation_number": order["confirmation_number"],
+        "confirmed": True,
+        "contact_email": order["email"],
+        "created_at": when(order["created_at"]),
         "currency": currency,
         "current_subtotal_price": rest_decimal(t["subtotal"]),
         "current_subtotal_price_set": _rest_money_set(t["subtotal"], currency),
@@ -526,43 +751,75 @@ def rest_order(order: Mapping[str, Any], *, offset: timedelta, app_id: int = 580
         "current_total_price_set": _rest_money_set(t["total"], currency),
         "current_total_tax": rest_decimal(t["tax"]),
         "current_total_tax_set": _rest_money_set(t["tax"], currency),
-        "discount_codes": ([{"code": order["discount_code"], "amount": rest_decimal(t["discount"]),
-                             "type": "percentage"}] if order["discount_code"] else []),
-        "email": order["email"], "estimated_taxes": False,
-        "financial_status": order["financial_status"], "fulfillment_status": order["fulfillment_status"],
-        "landing_site": "/", "name": order["name"], "note": order["note"], "note_attributes": [],
-        "number": order["number"] - 1000, "order_number": order["number"],
+        "discount_codes": (
+            [{"code": order["discount_code"], "amount": rest_decimal(t["discount"]), "type": "percentage"}]
+            if order["discount_code"]
+            else []
+        ),
+        "email": order["email"],
+        "estimated_taxes": False,
+        "financial_status": order["financial_status"],
+        "fulfillment_status": order["fulfillment_status"],
+        "landing_site": "/",
+        "name": order["name"],
+        "note": order["note"],
+        "note_attributes": [],
+        "number": order["number"] - 1000,
+        "order_number": order["number"],
         "order_status_url": f"https://checkout.example.com/orders/{order['id']}/authenticate",
-        "phone": order["phone"], "presentment_currency": currency,
-        "processed_at": when(order["processed_at"]), "source_name": order["source_name"],
+        "phone": order["phone"],
+        "presentment_currency": currency,
+        "processed_at": when(order["processed_at"]),
+        "source_name": order["source_name"],
         "subtotal_price": rest_decimal(t["subtotal"]),
         "subtotal_price_set": _rest_money_set(t["subtotal"], currency),
-        "tags": ", ".join(order["tags"]), "taxes_included": False, "test": order["test"],
+        "tags": ", ".join(order["tags"]),
+        "taxes_included": False,
+        "test": order["test"],
         "total_discounts": rest_decimal(t["discount"]),
         "total_discounts_set": _rest_money_set(t["discount"], currency),
         "total_line_items_price": rest_decimal(t["line_items"]),
         "total_line_items_price_set": _rest_money_set(t["line_items"], currency),
-        "total_outstanding": rest_decimal(t["total"] if order["financial_status"] in ("pending", "authorized")
-                                          else Decimal("0")),
-        "total_price": rest_decimal(t["total"]), "total_price_set": _rest_money_set(t["total"], currency),
+        "total_outstanding": rest_decimal(
+            t["total"] if order["financial_status"] in ("pending", "authorized") else Decimal("0")
+        ),
+        "total_price": rest_decimal(t["total"]),
+        "total_price_set": _rest_money_set(t["total"], currency),
         "total_shipping_price_set": _rest_money_set(t["shipping"], currency),
-        "total_tax": rest_decimal(t["tax"]), "total_tax_set": _rest_money_set(t["tax"], currency),
+        "total_tax": rest_decimal(t["tax"]),
+        "total_tax_set": _rest_money_set(t["tax"], currency),
         "total_weight": sum(li["grams"] * li["current_quantity"] for li in order["line_items"]),
         "updated_at": when(order["updated_at"]),
         "billing_address": _rest_address(order["billing_address"]),
         "customer": {
-            "id": customer["id"], "email": customer["email"], "first_name": customer["first_name"],
-            "last_name": customer["last_name"], "phone": customer["phone"], "state": "enabled",
-            "currency": currency, "tags": "", "verified_email": True,
+            "id": customer["id"],
+            "email": customer["email"],
+            "first_name": customer["first_name"],
+            "last_name": customer["last_name"],
+            "phone": customer["phone"],
+            "state": "enabled",
+            "currency": currency,
+            "tags": "",
+            "verified_email": True,
             "admin_graphql_api_id": gid("Customer", customer["id"]),
-        } if customer else None,
+        }
+        if customer
+        else None,
         "fulfillments": fulfillments,
         "line_items": [_rest_line(li, currency, done.get(li["id"], 0)) for li in order["line_items"]],
         "refunds": [],
         "shipping_address": _rest_address(order["shipping_address"]),
-        "shipping_lines": [{
-            "id": order["shipping_line_id"], "code": order["shipping_title"], "price": rest_decimal(t["shipping"]),
-            "price_set": _rest_money_set(t["shipping"], currency), "discounted_price": rest_decimal(t["shipping"]),
-            "source": "shopify", "title": order["shipping_title"], "tax_lines": [], "discount_allocations": [],
-        }],
+        "shipping_lines": [
+            {
+                "id": order["shipping_line_id"],
+                "code": order["shipping_title"],
+                "price": rest_decimal(t["shipping"]),
+                "price_set": _rest_money_set(t["shipping"], currency),
+                "discounted_price": rest_decimal(t["shipping"]),
+                "source": "shopify",
+                "title": order["shipping_title"],
+                "tax_lines": [],
+                "discount_allocations": [],
+            }
+        ],
     }

@@ -105,7 +105,7 @@ class Document:
             for op in self.operations:
                 if op.name == name:
                     return op
-            raise GraphQLError(f"No operation named \"{name}\"")
+            raise GraphQLError(f'No operation named "{name}"')
         if len(self.operations) != 1:
             raise GraphQLError("An operation name is required when the document has several operations")
         return self.operations[0]
@@ -152,8 +152,11 @@ class _Parser:
             pos = self.tokens[self.i][2] if self.i < len(self.tokens) else len(self.text)
         line = self.text.count("\n", 0, pos) + 1
         column = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
-        raise GraphQLError(f"syntax error, {message} at [{line}, {column}]", code="PARSE_ERROR",
-                           locations=[{"line": line, "column": column}])
+        raise GraphQLError(
+            f"syntax error, {message} at [{line}, {column}]",
+            code="PARSE_ERROR",
+            locations=[{"line": line, "column": column}],
+        )
 
     def _peek(self) -> tuple[str, str]:
         if self.i >= len(self.tokens):
@@ -343,8 +346,9 @@ class Context:
         for name, (type_ref, default) in operation.variables.items():
             value = given.get(name, self.resolve(default) if default is not None else None)
             if value is None and type_ref.endswith("!"):
-                raise GraphQLError(f"Variable ${name} of type {type_ref} was provided invalid value",
-                                   code="INVALID_VARIABLE")
+                raise GraphQLError(
+                    f"Variable ${name} of type {type_ref} was provided invalid value", code="INVALID_VARIABLE"
+                )
             self.variables[name] = value
 
     def resolve(self, value: Any) -> Any:
@@ -388,8 +392,13 @@ class Context:
             if existing is None:
                 merged[f.key] = f  # shared with the document, so never mutated
             elif f.selections:
-                merged[f.key] = Field(existing.name, existing.alias, existing.args, existing.directives,
-                                      (existing.selections or []) + list(f.selections))
+                merged[f.key] = Field(
+                    existing.name,
+                    existing.alias,
+                    existing.args,
+                    existing.directives,
+                    (existing.selections or []) + list(f.selections),
+                )
 
         for sel in selections:
             if isinstance(sel, Field):
@@ -421,7 +430,8 @@ def _page_size(field_: Field, args: Mapping[str, Any]) -> int:
         if not isinstance(value, int) or value < 0 or value > MAX_PAGE_SIZE:
             raise GraphQLError(
                 f"The '{name}' argument on field '{field_.name}' must be between 0 and {MAX_PAGE_SIZE}, got {value!r}",
-                code="BAD_REQUEST")
+                code="BAD_REQUEST",
+            )
         return value
     return -1
 
@@ -473,15 +483,20 @@ def project(ctx: Context, value: Mapping[str, Any], selections: list[Any]) -> tu
             out[f.key] = typename
             continue
         if f.name not in value:
-            raise GraphQLError(f"Field '{f.name}' doesn't exist on type '{typename}'", code="undefinedField",
-                               typeName=typename, fieldName=f.name)
+            raise GraphQLError(
+                f"Field '{f.name}' doesn't exist on type '{typename}'",
+                code="undefinedField",
+                typeName=typename,
+                fieldName=f.name,
+            )
         raw = value[f.name]
         if callable(raw):
             raw = raw(ctx.args(f))
         if f.selections is None:
             if isinstance(raw, dict) or (isinstance(raw, list) and raw and isinstance(raw[0], dict)):
-                raise GraphQLError(f"Field must have selections (field '{f.name}' returns an object)",
-                                   code="selectionMismatch")
+                raise GraphQLError(
+                    f"Field must have selections (field '{f.name}' returns an object)", code="selectionMismatch"
+                )
             out[f.key] = raw
         else:
             out[f.key], child_cost = _project_value(ctx, raw, f)
@@ -499,4 +514,3 @@ def _project_value(ctx: Context, raw: Any, f: Field) -> tuple[Any, int]:
         raise GraphQLError(f"Selections can't be made on scalars (field '{f.name}')", code="selectionMismatch")
     obj, child_cost = project(ctx, raw, f.selections or [])
     return obj, _own_cost(raw) + child_cost
-

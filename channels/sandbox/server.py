@@ -116,8 +116,15 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/admin/"):
             self._api(path, body)
         elif path in ("/", ""):
-            self._send(200, {"sandbox": "Fenicia sandbox marketplace", "shops": sorted(self.sandbox.state.shops),
-                             "graphql": "/admin/api/<version>/graphql.json", "control": "/_sandbox/"})
+            self._send(
+                200,
+                {
+                    "sandbox": "Fenicia sandbox marketplace",
+                    "shops": sorted(self.sandbox.state.shops),
+                    "graphql": "/admin/api/<version>/graphql.json",
+                    "control": "/_sandbox/",
+                },
+            )
         else:
             self._send(404, {"errors": "Not Found"})
 
@@ -133,12 +140,19 @@ class _Handler(BaseHTTPRequestHandler):
         operation = None
         if GRAPHQL_PATH.match(path):
             query = payload.get("query") if isinstance(payload, dict) else None
-            operation = (payload.get("operationName") if isinstance(payload, dict) else None) or \
-                operation_name(query if isinstance(query, str) else "")
+            operation = (payload.get("operationName") if isinstance(payload, dict) else None) or operation_name(
+                query if isinstance(query, str) else ""
+            )
         elif path == OAUTH_PATH:
             operation = "oauth.access_token"
-        entry: dict[str, Any] = {"method": self.command, "path": path, "operation": operation, "shop": None,
-                                 "status": None, "fault": None}
+        entry: dict[str, Any] = {
+            "method": self.command,
+            "path": path,
+            "operation": operation,
+            "shop": None,
+            "status": None,
+            "fault": None,
+        }
 
         def log(status: int | None) -> None:
             # Logged before the answer leaves, so a client that got its response sees the entry.
@@ -170,8 +184,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return None
 
-    def _apply_fault(self, fault: Fault, entry: dict[str, Any], payload: Any,
-                     log: Callable[[int | None], None]) -> bool:
+    def _apply_fault(
+        self, fault: Fault, entry: dict[str, Any], payload: Any, log: Callable[[int | None], None]
+    ) -> bool:
         """Act out a fault; True when the request is finished with."""
         stop = self.sandbox._stopping
         if fault.kind == "slow":
@@ -204,8 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(fault.status or 500, fault.body, headers)
         return True
 
-    def _answer_api(self, path: str, payload: Any, entry: dict[str, Any]
-                    ) -> tuple[int, Any, dict[str, str]]:
+    def _answer_api(self, path: str, payload: Any, entry: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
         state = self.sandbox.state
         if path == OAUTH_PATH:
             if self.command != "POST":
@@ -260,10 +274,20 @@ def _orders_rest(server: SandboxServer, shop: str, orders: list[dict[str, Any]])
 def _index(server: SandboxServer, body: dict[str, Any]) -> tuple[int, Any]:
     state = server.state
     with state.lock:
-        shops = {name: {"orders": len(s.orders), "subscriptions": [sub.url for sub in s.subscriptions],
-                        "throttle": s.bucket.status()} for name, s in state.shops.items()}
-    return 200, {"url": server.url, "shops": shops, "faults": state.faults.pending(),
-                 "requests": state.request_counts()}
+        shops = {
+            name: {
+                "orders": len(s.orders),
+                "subscriptions": [sub.url for sub in s.subscriptions],
+                "throttle": s.bucket.status(),
+            }
+            for name, s in state.shops.items()
+        }
+    return 200, {
+        "url": server.url,
+        "shops": shops,
+        "faults": state.faults.pending(),
+        "requests": state.request_counts(),
+    }
 
 
 def _requests(server: SandboxServer, body: dict[str, Any]) -> tuple[int, Any]:
@@ -331,11 +355,13 @@ def _delete_order(server: SandboxServer, body: dict[str, Any], shop: str, order_
 def _send_webhook(server: SandboxServer, body: dict[str, Any], shop: str, order_id: str) -> tuple[int, Any]:
     """{"topic": "orders/updated", "duplicate": false} or {"out_of_order": {changes}}."""
     if "out_of_order" in body:
-        statuses = server.state.send_out_of_order(shop, order_id, topic=body.get("topic", "orders/updated"),
-                                                  **(body.get("out_of_order") or {}))
+        statuses = server.state.send_out_of_order(
+            shop, order_id, topic=body.get("topic", "orders/updated"), **(body.get("out_of_order") or {})
+        )
     else:
-        statuses = server.state.send_webhook(shop, body.get("topic", "orders/updated"), order_id,
-                                             duplicate=bool(body.get("duplicate")))
+        statuses = server.state.send_webhook(
+            shop, body.get("topic", "orders/updated"), order_id, duplicate=bool(body.get("duplicate"))
+        )
     return 200, {"statuses": statuses}
 
 
@@ -359,8 +385,9 @@ def _revoke(server: SandboxServer, body: dict[str, Any], shop: str) -> tuple[int
 
 
 def _start_generator(server: SandboxServer, body: dict[str, Any], shop: str) -> tuple[int, Any]:
-    server.start_generator(shop, float(body.get("interval_seconds", 5.0)),
-                           update_ratio=float(body.get("update_ratio", 0.3)))
+    server.start_generator(
+        shop, float(body.get("interval_seconds", 5.0)), update_ratio=float(body.get("update_ratio", 0.3))
+    )
     return 201, {"generator": shop}
 
 
@@ -371,7 +398,8 @@ def _stop_generator(server: SandboxServer, body: dict[str, Any], shop: str) -> t
 _SHOP = r"/_sandbox/shops/(?P<shop>[^/]+)"
 _ORDER = _SHOP + r"/orders/(?P<order_id>\d+)"
 CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
-    (method, re.compile(f"^{pattern}/?$"), handler) for method, pattern, handler in (
+    (method, re.compile(f"^{pattern}/?$"), handler)
+    for method, pattern, handler in (
         ("GET", "/_sandbox", _index),
         ("GET", "/_sandbox/requests", _requests),
         ("DELETE", "/_sandbox/requests", _clear_requests),
@@ -400,8 +428,14 @@ CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
 class OrderGenerator:
     """Ticks `state.simulate_step` every `interval_seconds` in a daemon thread until stopped."""
 
-    def __init__(self, state: SandboxState, shop: str, interval_seconds: float, update_ratio: float = 0.3,
-                 on_step: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        state: SandboxState,
+        shop: str,
+        interval_seconds: float,
+        update_ratio: float = 0.3,
+        on_step: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         state.shop(shop)  # fail now on an unknown shop, not in the thread
         self.state, self.shop = state, shop
         self.interval = max(float(interval_seconds), 0.001)
@@ -438,14 +472,21 @@ class OrderGenerator:
 class SandboxServer:
     """A Shopify-speaking HTTP server on a background thread.
 
-        with SandboxServer(seed=7) as server:
-            server.state.add_shop("demo.myshopify.com", token="shpat_x", webhook_secret="s")
-            server.state.create_orders("demo.myshopify.com", 25)
-            ...  # point api_base_url at server.url
+    with SandboxServer(seed=7) as server:
+        server.state.add_shop("demo.myshopify.com", token="shpat_x", webhook_secret="s")
+        server.state.create_orders("demo.myshopify.com", 25)
+        ...  # point api_base_url at server.url
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, seed: int | None = None, *,
-                 state: SandboxState | None = None, **state_options: Any) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int | None = None,
+        *,
+        state: SandboxState | None = None,
+        **state_options: Any,
+    ) -> None:
         self.host = host
         self.port = port
         self.state = state or SandboxState(seed, **state_options)
@@ -471,8 +512,7 @@ class SandboxServer:
         httpd.sandbox = self
         self.port = httpd.server_address[1]
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name=f"sandbox-{self.port}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=httpd.serve_forever, name=f"sandbox-{self.port}", daemon=True)
         self._thread.start()
         return self
 
@@ -509,19 +549,25 @@ class SandboxServer:
                 self._connections.discard(conn)
 
     # -- conveniences over the state -----------------------------------------------------
-    def send_webhook(self, shop: str, topic: str, order_id: int | str, *, duplicate: bool = False
-                     ) -> list[int | None]:
+    def send_webhook(self, shop: str, topic: str, order_id: int | str, *, duplicate: bool = False) -> list[int | None]:
         return self.state.send_webhook(shop, topic, order_id, duplicate=duplicate)
 
-    def send_out_of_order(self, shop: str, order_id: int | str, *, topic: str = "orders/updated",
-                          **changes: Any) -> list[int | None]:
+    def send_out_of_order(
+        self, shop: str, order_id: int | str, *, topic: str = "orders/updated", **changes: Any
+    ) -> list[int | None]:
         return self.state.send_out_of_order(shop, order_id, topic=topic, **changes)
 
     def send_raw_webhook(self, shop: str, topic: str, body: bytes | dict[str, Any]) -> list[int | None]:
         return self.state.send_raw_webhook(shop, topic, body)
 
-    def start_generator(self, shop: str, interval_seconds: float, update_ratio: float = 0.3, *,
-                        on_step: Callable[[str, dict[str, Any]], None] | None = None) -> OrderGenerator:
+    def start_generator(
+        self,
+        shop: str,
+        interval_seconds: float,
+        update_ratio: float = 0.3,
+        *,
+        on_step: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> OrderGenerator:
         """Create and update orders over time, notifying subscribers; `on_step(action, order)`
         hears of each change. One generator per shop: starting another replaces it."""
         self.stop_generator(shop)

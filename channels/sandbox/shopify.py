@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from .state import ShopState
 
 MAX_QUERY_COST = 1000
-SUPPORTED_OPERATIONS = frozenset({"FeniciaListOrders", "FeniciaGetOrders", "FeniciaCountOrders",
-                                  "FeniciaMoreLineItems"})
+SUPPORTED_OPERATIONS = frozenset(
+    {"FeniciaListOrders", "FeniciaGetOrders", "FeniciaCountOrders", "FeniciaMoreLineItems"}
+)
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
 DEFAULT_COUNT_LIMIT = 10_000
@@ -57,8 +58,9 @@ class LeakyBucket:
     def give(self, points: float) -> None:
         self._available = min(self.maximum, self.available + points)
 
-    def configure(self, *, maximum: float | None = None, restore_rate: float | None = None,
-                  available: float | None = None) -> None:
+    def configure(
+        self, *, maximum: float | None = None, restore_rate: float | None = None, available: float | None = None
+    ) -> None:
         self.available  # noqa: B018 - settle the refill at the old rate first
         if maximum is not None:
             self.maximum = float(maximum)
@@ -69,8 +71,11 @@ class LeakyBucket:
             self._available = max(0.0, min(float(available), self.maximum))
 
     def status(self) -> dict[str, Any]:
-        return {"maximumAvailable": self.maximum, "currentlyAvailable": int(self.available),
-                "restoreRate": self.restore_rate}
+        return {
+            "maximumAvailable": self.maximum,
+            "currentlyAvailable": int(self.available),
+            "restoreRate": self.restore_rate,
+        }
 
 
 # -- search syntax ---------------------------------------------------------------------------
@@ -112,12 +117,19 @@ def _date_predicate(attribute: str, op: str, value: str) -> Predicate | None:
     if not date_only:
         return lambda o: o[attribute] is not None and _compare(op, o[attribute], moment)
     next_day = moment + timedelta(days=1)
-    bounds = {"": (moment, next_day), "=": (moment, next_day), ">=": (moment, None), ">": (next_day, None),
-              "<": (None, moment), "<=": (None, next_day)}[op]
+    bounds = {
+        "": (moment, next_day),
+        "=": (moment, next_day),
+        ">=": (moment, None),
+        ">": (next_day, None),
+        "<": (None, moment),
+        "<=": (None, next_day),
+    }[op]
 
     def check(o: Mapping[str, Any]) -> bool:
         at = o[attribute]
         return at is not None and (bounds[0] is None or at >= bounds[0]) and (bounds[1] is None or at < bounds[1])
+
     return check
 
 
@@ -127,13 +139,19 @@ def _status(value: str) -> Predicate | None:
         "closed": lambda o: o["closed_at"] is not None,
         "cancelled": lambda o: o["cancelled_at"] is not None,
         "not_closed": lambda o: o["closed_at"] is None,
-        "any": lambda o: True, "all": lambda o: True,
+        "any": lambda o: True,
+        "all": lambda o: True,
     }.get(value.lower())
 
 
 def _fulfillment(value: str) -> Predicate | None:
-    wanted = {"shipped": "fulfilled", "fulfilled": "fulfilled", "partial": "partial", "unshipped": None,
-              "unfulfilled": None}
+    wanted = {
+        "shipped": "fulfilled",
+        "fulfilled": "fulfilled",
+        "partial": "partial",
+        "unshipped": None,
+        "unfulfilled": None,
+    }
     value = value.lower()
     if value == "any":
         return lambda o: True
@@ -176,9 +194,20 @@ def _free_text(value: str) -> Predicate:
 
     def check(o: Mapping[str, Any]) -> bool:
         customer = o["customer"] or {}
-        haystack = " ".join(str(p) for p in (o["name"], o["email"], customer.get("first_name"),
-                                             customer.get("last_name"), o["note"], *o["tags"]) if p)
+        haystack = " ".join(
+            str(p)
+            for p in (
+                o["name"],
+                o["email"],
+                customer.get("first_name"),
+                customer.get("last_name"),
+                o["note"],
+                *o["tags"],
+            )
+            if p
+        )
         return needle in haystack.lower()
+
     return check
 
 
@@ -239,7 +268,7 @@ def compile_search(query: str | None) -> tuple[Predicate, list[dict[str, str]]]:
         if kind == "term":
             field, _, rest = value.partition(":")
             op = next((o for o in ("<=", ">=", "<", ">", "=") if rest.startswith(o)), "")
-            raw = rest[len(op):].strip("'\"")
+            raw = rest[len(op) :].strip("'\"")
             predicate = _term(field, op, raw)
             if predicate is None:
                 warnings.append({"field": field, "message": "Invalid search field for this query."})
@@ -285,8 +314,13 @@ class _Descending:
 
 
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-SORT_KEYS: dict[str, str | None] = {"ID": None, "UPDATED_AT": "updated_at", "CREATED_AT": "created_at",
-                                    "PROCESSED_AT": "processed_at", "ORDER_NUMBER": "number"}
+SORT_KEYS: dict[str, str | None] = {
+    "ID": None,
+    "UPDATED_AT": "updated_at",
+    "CREATED_AT": "created_at",
+    "PROCESSED_AT": "processed_at",
+    "ORDER_NUMBER": "number",
+}
 
 
 def _sort_value(order: Mapping[str, Any], attribute: str | None) -> Any:
@@ -318,10 +352,17 @@ class _Query:
         shop = self.shop
         return {
             "__typename": "QueryRoot",
-            "orders": self.orders, "ordersCount": self.orders_count, "nodes": self.nodes, "node": self.node,
+            "orders": self.orders,
+            "ordersCount": self.orders_count,
+            "nodes": self.nodes,
+            "node": self.node,
             "order": self.order,
-            "shop": {"__typename": "Shop", "name": shop.domain.split(".")[0].title(),
-                     "myshopifyDomain": shop.domain, "currencyCode": shop.currency},
+            "shop": {
+                "__typename": "Shop",
+                "name": shop.domain.split(".")[0].title(),
+                "myshopifyDomain": shop.domain,
+                "currencyCode": shop.currency,
+            },
         }
 
     def _matching(self, field: str, query: str | None) -> list[dict[str, Any]]:
@@ -333,20 +374,30 @@ class _Query:
     def node_for(self, order: Mapping[str, Any]) -> dict[str, Any]:
         def lines(o: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
             return data.line_item_connection(
-                o, args, encode=lambda item: _cursor({"last_id": item["_key"]}),
-                decode=lambda c: _uncursor(c)["last_id"])
+                o,
+                args,
+                encode=lambda item: _cursor({"last_id": item["_key"]}),
+                decode=lambda c: _uncursor(c)["last_id"],
+            )
+
         return data.graphql_order_node(order, line_connection=lines)
 
     def orders(self, args: Mapping[str, Any]) -> dict[str, Any]:
         sort_key = args.get("sortKey") or "ID"
         if sort_key not in SORT_KEYS:
-            raise GraphQLError(f"Argument 'sortKey' on Field 'orders' has an invalid value ({sort_key}). "
-                               f"Expected type 'OrderSortKeys'.", code="argumentLiteralsIncompatible")
+            raise GraphQLError(
+                f"Argument 'sortKey' on Field 'orders' has an invalid value ({sort_key}). "
+                f"Expected type 'OrderSortKeys'.",
+                code="argumentLiteralsIncompatible",
+            )
         attribute = SORT_KEYS[sort_key]
         reverse = bool(args.get("reverse"))
         wrap: Callable[[Any], Any] = _Descending if reverse else (lambda k: k)
-        matched = sorted(self._matching("orders", args.get("query")),
-                         key=lambda o: (_sort_value(o, attribute), o["id"]), reverse=reverse)
+        matched = sorted(
+            self._matching("orders", args.get("query")),
+            key=lambda o: (_sort_value(o, attribute), o["id"]),
+            reverse=reverse,
+        )
         keyed = [(wrap((_sort_value(o, attribute), o["id"])), (lambda o=o: self.node_for(o))) for o in matched]
 
         def encode(item: Mapping[str, Any]) -> str:
@@ -406,27 +457,44 @@ def execute(shop: ShopState, query: Any, variables: Any, op_name: Any = None) ->
         return _errors([GraphQLError("No query string was present", code="BAD_REQUEST")], cost(0, 0))
     name = op_name if isinstance(op_name, str) and op_name else operation_name(query)
     if name not in SUPPORTED_OPERATIONS:
-        return _errors([GraphQLError(
-            f"The sandbox does not implement operation {name or '(anonymous)'}; it answers "
-            f"{', '.join(sorted(SUPPORTED_OPERATIONS))}", code="UNSUPPORTED_OPERATION")], cost(0, 0))
+        return _errors(
+            [
+                GraphQLError(
+                    f"The sandbox does not implement operation {name or '(anonymous)'}; it answers "
+                    f"{', '.join(sorted(SUPPORTED_OPERATIONS))}",
+                    code="UNSUPPORTED_OPERATION",
+                )
+            ],
+            cost(0, 0),
+        )
     try:
         document = parse(query)
         context = Context(document, document.operation(name), variables if isinstance(variables, dict) else {})
         if context.operation.kind != "query":
-            raise GraphQLError(f"The sandbox only answers queries, not {context.operation.kind}s",
-                               code="UNSUPPORTED_OPERATION")
+            raise GraphQLError(
+                f"The sandbox only answers queries, not {context.operation.kind}s", code="UNSUPPORTED_OPERATION"
+            )
         requested = requested_cost(context, context.operation.selections)
     except GraphQLError as exc:
         return _errors([exc], cost(0, 0))
     if requested > MAX_QUERY_COST:
-        return _errors([GraphQLError(
-            f"Query cost is {requested}, which exceeds the single query max cost limit ({MAX_QUERY_COST}).\n\n"
-            f"See {RATE_LIMIT_DOCS} for more information on how the cost of a query is calculated.\n\n"
-            "To query larger amounts of data with fewer limits, bulk operations should be used instead.",
-            code="MAX_COST_EXCEEDED", cost=requested, maxCost=MAX_QUERY_COST)], cost(requested, None))
+        return _errors(
+            [
+                GraphQLError(
+                    f"Query cost is {requested}, which exceeds the single query max cost limit ({MAX_QUERY_COST}).\n\n"
+                    f"See {RATE_LIMIT_DOCS} for more information on how the cost of a query is calculated.\n\n"
+                    "To query larger amounts of data with fewer limits, bulk operations should be used instead.",
+                    code="MAX_COST_EXCEEDED",
+                    cost=requested,
+                    maxCost=MAX_QUERY_COST,
+                )
+            ],
+            cost(requested, None),
+        )
     if not bucket.take(requested):
-        return _errors([GraphQLError("Throttled", code="THROTTLED", documentation=RATE_LIMIT_DOCS)],
-                       cost(requested, None))
+        return _errors(
+            [GraphQLError("Throttled", code="THROTTLED", documentation=RATE_LIMIT_DOCS)], cost(requested, None)
+        )
     resolver = _Query(shop)
     try:
         result, actual = project(context, resolver.root(), context.operation.selections)
@@ -444,8 +512,11 @@ def estimated_cost(query: Any, variables: Any, op_name: Any = None) -> int:
     """The requested cost of a query, 0 when it can't be worked out (for injected faults)."""
     try:
         document = parse(query)
-        context = Context(document, document.operation(op_name or operation_name(query)),
-                          variables if isinstance(variables, dict) else {})
+        context = Context(
+            document,
+            document.operation(op_name or operation_name(query)),
+            variables if isinstance(variables, dict) else {},
+        )
         return requested_cost(context, context.operation.selections)
     except (GraphQLError, TypeError):
         return 0
@@ -455,5 +526,7 @@ def throttled_body(shop: ShopState, requested: int = 0) -> dict[str, Any]:
     """What an injected THROTTLED fault answers: the bucket shown empty."""
     status = shop.bucket.status()
     status["currentlyAvailable"] = 0
-    return _errors([GraphQLError("Throttled", code="THROTTLED", documentation=RATE_LIMIT_DOCS)],
-                   {"requestedQueryCost": requested, "actualQueryCost": None, "throttleStatus": status})
+    return _errors(
+        [GraphQLError("Throttled", code="THROTTLED", documentation=RATE_LIMIT_DOCS)],
+        {"requestedQueryCost": requested, "actualQueryCost": None, "throttleStatus": status},
+    )

@@ -31,8 +31,18 @@ from .shopify import INVALID_TOKEN, LeakyBucket, execute
 DEFAULT_API_VERSION = "2026-10"
 DEFAULT_SCOPE = "read_orders,write_orders,read_fulfillments,write_fulfillments"
 DEFAULT_TOPICS = frozenset({"orders/create", "orders/updated"})
-ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/cancelled", "orders/paid", "orders/fulfilled",
-                          "orders/partially_fulfilled", "orders/edited", "orders/delete"})
+ORDER_TOPICS = frozenset(
+    {
+        "orders/create",
+        "orders/updated",
+        "orders/cancelled",
+        "orders/paid",
+        "orders/fulfilled",
+        "orders/partially_fulfilled",
+        "orders/edited",
+        "orders/delete",
+    }
+)
 ACCESS_TOKEN_TTL = 3600
 REFRESH_TOKEN_TTL = 90 * 86400
 MAX_LOG = 20_000
@@ -84,11 +94,17 @@ class ShopState:
 
 # -- faults ----------------------------------------------------------------------------------
 STATUS_BODIES = {
-    400: "Bad Request", 401: INVALID_TOKEN, 402: "Unavailable Shop",
-    403: "[API] This action requires merchant approval for read_orders scope.", 404: "Not Found",
-    423: "Locked", 429: "Exceeded 2 calls per second for api client. Reduce request rates to resume "
-                        "uninterrupted service.",
-    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+    400: "Bad Request",
+    401: INVALID_TOKEN,
+    402: "Unavailable Shop",
+    403: "[API] This action requires merchant approval for read_orders scope.",
+    404: "Not Found",
+    423: "Locked",
+    429: "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 FAULT_KINDS = ("status", "slow", "timeout", "drop", "throttle")
 
@@ -106,8 +122,9 @@ class Fault:
     operation: str | None = None
 
     def matches(self, path: str, operation: str | None) -> bool:
-        return ((self.path_contains is None or self.path_contains in path)
-                and (self.operation is None or self.operation == operation))
+        return (self.path_contains is None or self.path_contains in path) and (
+            self.operation is None or self.operation == operation
+        )
 
     @property
     def body(self) -> dict[str, Any]:
@@ -131,26 +148,45 @@ class Faults:
             self._queue.append(fault)
         return fault
 
-    def inject(self, status: int, count: int = 1, *, retry_after: float | str | None = None,
-               path_contains: str | None = None, operation: str | None = None) -> Fault:
+    def inject(
+        self,
+        status: int,
+        count: int = 1,
+        *,
+        retry_after: float | str | None = None,
+        path_contains: str | None = None,
+        operation: str | None = None,
+    ) -> Fault:
         """Answer the next `count` calls with `status` and Shopify's error body for it
         (429 carries `Retry-After` when `retry_after` is given)."""
         if not isinstance(status, int) or not 400 <= status <= 599:
             raise InvalidChange(f"Not an error status: {status!r}")
-        return self._add(Fault("status", int(count), status=status, retry_after=retry_after,
-                               path_contains=path_contains, operation=operation))
+        return self._add(
+            Fault(
+                "status",
+                int(count),
+                status=status,
+                retry_after=retry_after,
+                path_contains=path_contains,
+                operation=operation,
+            )
+        )
 
-    def slow(self, seconds: float, count: int = 1, *, path_contains: str | None = None,
-             operation: str | None = None) -> Fault:
+    def slow(
+        self, seconds: float, count: int = 1, *, path_contains: str | None = None, operation: str | None = None
+    ) -> Fault:
         """Answer the next `count` calls normally, `seconds` late."""
-        return self._add(Fault("slow", int(count), seconds=float(seconds), path_contains=path_contains,
-                               operation=operation))
+        return self._add(
+            Fault("slow", int(count), seconds=float(seconds), path_contains=path_contains, operation=operation)
+        )
 
-    def timeout(self, count: int = 1, *, seconds: float = 5.0, path_contains: str | None = None,
-                operation: str | None = None) -> Fault:
+    def timeout(
+        self, count: int = 1, *, seconds: float = 5.0, path_contains: str | None = None, operation: str | None = None
+    ) -> Fault:
         """Read the request, say nothing for `seconds`, then close the connection."""
-        return self._add(Fault("timeout", int(count), seconds=float(seconds), path_contains=path_contains,
-                               operation=operation))
+        return self._add(
+            Fault("timeout", int(count), seconds=float(seconds), path_contains=path_contains, operation=operation)
+        )
 
     def drop(self, count: int = 1, *, path_contains: str | None = None, operation: str | None = None) -> Fault:
         """Read the request and close the connection without a response."""
@@ -169,8 +205,7 @@ class Faults:
         filters = {k: spec.pop(k) for k in ("path_contains", "operation") if spec.get(k) is not None}
         try:
             if kind == "status":
-                return self.inject(int(spec.pop("status")), count, retry_after=spec.pop("retry_after", None),
-                                   **filters)
+                return self.inject(int(spec.pop("status")), count, retry_after=spec.pop("retry_after", None), **filters)
             if kind == "slow":
                 return self.slow(float(spec.pop("seconds")), count, **filters)
             if kind == "timeout":
@@ -269,15 +304,49 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> t
 
 
 # -- the state -------------------------------------------------------------------------------
-ORDER_OVERRIDES = frozenset({
-    "email", "phone", "note", "tags", "test", "currency", "financial_status", "fulfillment_status", "cancel",
-    "cancel_reason", "created_at", "updated_at", "processed_at", "customer", "shipping_address",
-    "billing_address", "source_name", "discount", "shipping_price", "tax_rate", "shipment_status",
-})
-ORDER_CHANGES = frozenset({
-    "financial_status", "fulfillment_status", "add_fulfillment", "shipment_status", "delivered", "cancel",
-    "cancel_reason", "note", "tags", "email", "phone", "shipping_address", "updated_at", "current_quantities",
-})
+ORDER_OVERRIDES = frozenset(
+    {
+        "email",
+        "phone",
+        "note",
+        "tags",
+        "test",
+        "currency",
+        "financial_status",
+        "fulfillment_status",
+        "cancel",
+        "cancel_reason",
+        "created_at",
+        "updated_at",
+        "processed_at",
+        "customer",
+        "shipping_address",
+        "billing_address",
+        "source_name",
+        "discount",
+        "shipping_price",
+        "tax_rate",
+        "shipment_status",
+    }
+)
+ORDER_CHANGES = frozenset(
+    {
+        "financial_status",
+        "fulfillment_status",
+        "add_fulfillment",
+        "shipment_status",
+        "delivered",
+        "cancel",
+        "cancel_reason",
+        "note",
+        "tags",
+        "email",
+        "phone",
+        "shipping_address",
+        "updated_at",
+        "current_quantities",
+    }
+)
 
 
 def _when(value: Any) -> datetime:
@@ -308,9 +377,16 @@ class SandboxState:
     generator and the explicit `send_*` methods do.
     """
 
-    def __init__(self, seed: int | None = None, *, clock: Callable[[], datetime] | None = None,
-                 bucket_size: float = 100_000.0, restore_rate: float = 10_000.0, auto_webhooks: bool = False,
-                 webhook_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        seed: int | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        bucket_size: float = 100_000.0,
+        restore_rate: float = 10_000.0,
+        auto_webhooks: bool = False,
+        webhook_timeout: float = 10.0,
+    ) -> None:
         self.lock = threading.RLock()
         self.seed = seed
         self.rng = random.Random(seed)
@@ -327,11 +403,20 @@ class SandboxState:
         self._counts: Counter[str] = Counter()
 
     # -- shops and tokens ----------------------------------------------------------------
-    def add_shop(self, shop: str, *, token: str | Iterable[str] = "shpat_sandbox",  # noqa: S107 - demo token
-                 webhook_secret: str = "",
-                 client_id: str = "", client_secret: str = "", refresh_token: str | None = None,
-                 currency: str = "USD", utc_offset: str | timedelta = "-03:00",
-                 api_version: str = DEFAULT_API_VERSION, scope: str = DEFAULT_SCOPE) -> ShopState:
+    def add_shop(
+        self,
+        shop: str,
+        *,
+        token: str | Iterable[str] = "shpat_sandbox",  # noqa: S107 - demo token
+        webhook_secret: str = "",
+        client_id: str = "",
+        client_secret: str = "",
+        refresh_token: str | None = None,
+        currency: str = "USD",
+        utc_offset: str | timedelta = "-03:00",
+        api_version: str = DEFAULT_API_VERSION,
+        scope: str = DEFAULT_SCOPE,
+    ) -> ShopState:
         """Register a shop. `token` is one or more static access tokens (never expire);
         `refresh_token` enables the expiring-token flow for `client_id`/`client_secret`."""
         tokens = [token] if isinstance(token, str) else list(token)
@@ -343,11 +428,18 @@ class SandboxState:
             for other in self.shops.values():
                 if other.domain != shop and set(tokens) & set(other.access_tokens):
                     raise InvalidChange("Access tokens must be unique across shops (they identify the shop)")
-            state = ShopState(domain=shop, webhook_secret=webhook_secret,
-                              bucket=LeakyBucket(self.bucket_size, self.restore_rate), currency=currency,
-                              utc_offset=utc_offset, api_version=api_version, scope=scope,
-                              client_id=client_id, client_secret=client_secret,
-                              access_tokens=dict.fromkeys(tokens))
+            state = ShopState(
+                domain=shop,
+                webhook_secret=webhook_secret,
+                bucket=LeakyBucket(self.bucket_size, self.restore_rate),
+                currency=currency,
+                utc_offset=utc_offset,
+                api_version=api_version,
+                scope=scope,
+                client_id=client_id,
+                client_secret=client_secret,
+                access_tokens=dict.fromkeys(tokens),
+            )
             if refresh_token:
                 state.refresh_tokens[refresh_token] = self.clock() + timedelta(seconds=REFRESH_TOKEN_TTL)
             if shop in self.shops:  # re-adding keeps the orders, replaces the credentials
@@ -386,13 +478,15 @@ class SandboxState:
     def refresh_access_token(self, params: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
         """`POST /admin/oauth/access_token` with grant_type=refresh_token: rotate the pair."""
         if params.get("grant_type") != "refresh_token":
-            return 400, {"error": "unsupported_grant_type",
-                         "error_description": "The sandbox supports grant_type=refresh_token"}
+            return 400, {
+                "error": "unsupported_grant_type",
+                "error_description": "The sandbox supports grant_type=refresh_token",
+            }
         with self.lock:
-            candidates = [s for s in self.shops.values()
-                          if s.client_id and s.client_id == params.get("client_id")]
-            if not candidates or not any(hmac.compare_digest(s.client_secret, str(params.get("client_secret", "")))
-                                         for s in candidates):
+            candidates = [s for s in self.shops.values() if s.client_id and s.client_id == params.get("client_id")]
+            if not candidates or not any(
+                hmac.compare_digest(s.client_secret, str(params.get("client_secret", ""))) for s in candidates
+            ):
                 return 401, {"error": "invalid_client", "error_description": "Client authentication failed"}
             refresh_token = str(params.get("refresh_token") or "")
             now = self.clock()
@@ -407,13 +501,23 @@ class SandboxState:
                 new_refresh = f"shprt_{secrets.token_hex(16)}"
                 state.access_tokens[access_token] = now + timedelta(seconds=ACCESS_TOKEN_TTL)
                 state.refresh_tokens[new_refresh] = now + timedelta(seconds=REFRESH_TOKEN_TTL)
-                return 200, {"access_token": access_token, "expires_in": ACCESS_TOKEN_TTL,
-                             "refresh_token": new_refresh, "refresh_token_expires_in": REFRESH_TOKEN_TTL,
-                             "scope": state.scope}
+                return 200, {
+                    "access_token": access_token,
+                    "expires_in": ACCESS_TOKEN_TTL,
+                    "refresh_token": new_refresh,
+                    "refresh_token_expires_in": REFRESH_TOKEN_TTL,
+                    "scope": state.scope,
+                }
         return 400, {"error": "invalid_grant", "error_description": "The refresh token is invalid or has expired."}
 
-    def set_throttle(self, shop: str, *, maximum: float | None = None, restore_rate: float | None = None,
-                     available: float | None = None) -> dict[str, Any]:
+    def set_throttle(
+        self,
+        shop: str,
+        *,
+        maximum: float | None = None,
+        restore_rate: float | None = None,
+        available: float | None = None,
+    ) -> dict[str, Any]:
         """Reshape a shop's cost bucket (e.g. a tiny one to provoke THROTTLED)."""
         with self.lock:
             bucket = self.shop(shop).bucket
@@ -435,8 +539,16 @@ class SandboxState:
         except (KeyError, ValueError):
             raise UnknownOrder(f"Shop {shop} has no order {order_id}") from None
 
-    def create_orders(self, shop: str, n: int = 1, *, lines: int | Sequence[Mapping[str, Any]] | None = None,
-                      spread_days: float = 0, notify: bool | None = None, **overrides: Any) -> list[dict[str, Any]]:
+    def create_orders(
+        self,
+        shop: str,
+        n: int = 1,
+        *,
+        lines: int | Sequence[Mapping[str, Any]] | None = None,
+        spread_days: float = 0,
+        notify: bool | None = None,
+        **overrides: Any,
+    ) -> list[dict[str, Any]]:
         """Make `n` random orders (deterministic for a seed) and return copies of them.
 
         `lines`: how many line items (e.g. 45 to need the follow-up line query) or explicit
@@ -455,10 +567,14 @@ class SandboxState:
             state = self.shop(shop)
             for _ in range(n):
                 order = self.factory.order(
-                    number=state.next_number, now=self._now(), customers=state.customers,
+                    number=state.next_number,
+                    now=self._now(),
+                    customers=state.customers,
                     currency=overrides.get("currency") or state.currency,
                     line_count=lines if isinstance(lines, int) else None,
-                    lines=None if lines is None or isinstance(lines, int) else lines, spread_days=spread_days)
+                    lines=None if lines is None or isinstance(lines, int) else lines,
+                    spread_days=spread_days,
+                )
                 self._apply_overrides(order, overrides)
                 state.next_number += 1
                 state.orders[order["id"]] = order
@@ -495,7 +611,7 @@ class SandboxState:
                 order[key] = Decimal(str(o[key]))
         for key in ("customer", "shipping_address", "billing_address"):
             if key in o:
-                order[key] = ({**(order[key] or {}), **o[key]} if o[key] else None)
+                order[key] = {**(order[key] or {}), **o[key]} if o[key] else None
         if "financial_status" in o:
             self._set_financial(order, o["financial_status"])
         when = order["updated_at"]
@@ -516,8 +632,9 @@ class SandboxState:
             raise InvalidChange(f"Unknown financial_status {value!r}; one of {', '.join(data.FINANCIAL_STATUSES)}")
         order["financial_status"] = value
 
-    def _set_fulfillment(self, order: dict[str, Any], value: Any, when: datetime,
-                         shipment_status: str | None = None) -> None:
+    def _set_fulfillment(
+        self, order: dict[str, Any], value: Any, when: datetime, shipment_status: str | None = None
+    ) -> None:
         value = {"": None, "unfulfilled": None, "unshipped": None, "shipped": "fulfilled"}.get(value or "", value)
         if value is None:
             for f in data.live_fulfillments(order):
@@ -525,15 +642,19 @@ class SandboxState:
         elif value == "fulfilled":
             if data.fulfillment_status(order) != "fulfilled":
                 order["fulfillments"].append(
-                    self.factory.fulfillment(order, when, {"shipment_status": shipment_status}))
+                    self.factory.fulfillment(order, when, {"shipment_status": shipment_status})
+                )
         elif value == "partial":
             if data.fulfillment_status(order) is None:
                 line = order["line_items"][0]
                 quantity = line["current_quantity"] - 1 if len(order["line_items"]) == 1 else line["current_quantity"]
                 if quantity < 1:
                     raise InvalidChange("A one-item order can't be partially fulfilled")
-                order["fulfillments"].append(self.factory.fulfillment(
-                    order, when, {"line_items": {line["id"]: quantity}, "shipment_status": shipment_status}))
+                order["fulfillments"].append(
+                    self.factory.fulfillment(
+                        order, when, {"line_items": {line["id"]: quantity}, "shipment_status": shipment_status}
+                    )
+                )
         else:
             raise InvalidChange(f"Unknown fulfillment_status {value!r}; one of None, 'partial', 'fulfilled'")
         data.refresh_derived(order)
@@ -551,21 +672,27 @@ class SandboxState:
         if reason not in data.CANCEL_REASONS:
             raise InvalidChange(f"Unknown cancel reason {reason!r}; one of {', '.join(data.CANCEL_REASONS)}")
         order["cancelled_at"], order["cancel_reason"] = when, reason
-        order["financial_status"] = {"paid": "refunded", "partially_paid": "refunded",
-                                     "partially_refunded": "refunded", "pending": "voided",
-                                     "authorized": "voided"}.get(order["financial_status"], order["financial_status"])
+        order["financial_status"] = {
+            "paid": "refunded",
+            "partially_paid": "refunded",
+            "partially_refunded": "refunded",
+            "pending": "voided",
+            "authorized": "voided",
+        }.get(order["financial_status"], order["financial_status"])
 
     @staticmethod
     def _close_if_done(order: dict[str, Any], when: datetime) -> None:
         """Shopify archives an order once it is cancelled, or fulfilled with the money settled."""
         done = order["cancelled_at"] is not None or (
             order["fulfillment_status"] == "fulfilled"
-            and order["financial_status"] in ("paid", "partially_refunded", "refunded"))
+            and order["financial_status"] in ("paid", "partially_refunded", "refunded")
+        )
         if done and order["closed_at"] is None:
             order["closed_at"] = when
 
-    def update_order(self, shop: str, order_id: int | str, *, notify: bool | None = None,
-                     **changes: Any) -> dict[str, Any]:
+    def update_order(
+        self, shop: str, order_id: int | str, *, notify: bool | None = None, **changes: Any
+    ) -> dict[str, Any]:
         """Change an order as the merchant would, bump `updated_at` (strictly later than before,
         whole seconds) and return a copy. Changes: financial_status, fulfillment_status
         (None/"partial"/"fulfilled"), add_fulfillment (True or {"tracking_company",
@@ -580,8 +707,11 @@ class SandboxState:
             order = self._order(shop, order_id)
             before = (order["financial_status"], order["fulfillment_status"], order["cancelled_at"])
             work = copy.deepcopy(order)  # all or nothing: a bad change leaves the order as it was
-            when = (_when(changes["updated_at"]) if "updated_at" in changes
-                    else max(self._now(), work["updated_at"] + timedelta(seconds=1)))
+            when = (
+                _when(changes["updated_at"])
+                if "updated_at" in changes
+                else max(self._now(), work["updated_at"] + timedelta(seconds=1))
+            )
             topics = ["orders/updated"]
             for key in ("note", "email", "phone"):
                 if key in changes:
@@ -622,8 +752,9 @@ class SandboxState:
             if work["financial_status"] == "paid" and before[0] != "paid":
                 topics.append("orders/paid")
             if work["fulfillment_status"] != before[1] and work["fulfillment_status"]:
-                topics.append("orders/fulfilled" if work["fulfillment_status"] == "fulfilled"
-                              else "orders/partially_fulfilled")
+                topics.append(
+                    "orders/fulfilled" if work["fulfillment_status"] == "fulfilled" else "orders/partially_fulfilled"
+                )
             order.clear()
             order.update(work)
             events = self._events(state, order, topics, notify)
@@ -656,8 +787,9 @@ class SandboxState:
             return data.rest_order(self._order(shop, order_id), offset=self.shop(shop).utc_offset)
 
     # -- webhooks ------------------------------------------------------------------------
-    def subscribe(self, shop: str, url: str, secret: str | None = None,
-                  topics: Iterable[str] | None = None) -> Subscription:
+    def subscribe(
+        self, shop: str, url: str, secret: str | None = None, topics: Iterable[str] | None = None
+    ) -> Subscription:
         """Deliver the shop's order webhooks to `url`, signed with `secret` (default: the shop's
         webhook secret). `topics` defaults to orders/create and orders/updated."""
         wanted = frozenset(topics) if topics else DEFAULT_TOPICS
@@ -665,8 +797,9 @@ class SandboxState:
             raise InvalidChange(f"Unknown topics: {', '.join(sorted(wanted - ORDER_TOPICS))}")
         with self.lock:
             state = self.shop(shop)
-            subscription = Subscription(url=url, secret=secret if secret is not None else state.webhook_secret,
-                                        topics=wanted)
+            subscription = Subscription(
+                url=url, secret=secret if secret is not None else state.webhook_secret, topics=wanted
+            )
             state.subscriptions = [s for s in state.subscriptions if s.url != url] + [subscription]
             return subscription
 
@@ -686,12 +819,18 @@ class SandboxState:
 
     def _capture(self, state: ShopState, order: Mapping[str, Any], topic: str) -> WebhookEvent:
         body = {"id": order["id"]} if topic == "orders/delete" else data.rest_order(order, offset=state.utc_offset)
-        return WebhookEvent(shop=state.domain, topic=topic, order_id=order["id"], body=dumps(body),
-                            api_version=state.api_version,
-                            triggered_at=self.clock().astimezone(UTC).isoformat().replace("+00:00", "Z"))
+        return WebhookEvent(
+            shop=state.domain,
+            topic=topic,
+            order_id=order["id"],
+            body=dumps(body),
+            api_version=state.api_version,
+            triggered_at=self.clock().astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        )
 
-    def _events(self, state: ShopState, order: Mapping[str, Any], topics: Iterable[str],
-                notify: bool | None) -> list[WebhookEvent]:
+    def _events(
+        self, state: ShopState, order: Mapping[str, Any], topics: Iterable[str], notify: bool | None
+    ) -> list[WebhookEvent]:
         if not (self.auto_webhooks if notify is None else notify):
             return []
         wanted = {t for s in state.subscriptions for t in s.topics}
@@ -709,11 +848,19 @@ class SandboxState:
             status, error = post(url, event.body, headers, self.webhook_timeout)
             statuses.append(status)
             with self.lock:
-                self.deliveries.append({
-                    "shop": event.shop, "topic": event.topic, "order_id": event.order_id, "url": url,
-                    "webhook_id": headers["X-Shopify-Webhook-Id"], "event_id": event.event_id,
-                    "status": status, "error": error, "at": self.clock().isoformat(),
-                })
+                self.deliveries.append(
+                    {
+                        "shop": event.shop,
+                        "topic": event.topic,
+                        "order_id": event.order_id,
+                        "url": url,
+                        "webhook_id": headers["X-Shopify-Webhook-Id"],
+                        "event_id": event.event_id,
+                        "status": status,
+                        "error": error,
+                        "at": self.clock().isoformat(),
+                    }
+                )
                 del self.deliveries[:-MAX_LOG]
         return statuses
 
@@ -721,8 +868,7 @@ class SandboxState:
         for event in events:
             self.deliver(event)
 
-    def send_webhook(self, shop: str, topic: str, order_id: int | str, *, duplicate: bool = False
-                     ) -> list[int | None]:
+    def send_webhook(self, shop: str, topic: str, order_id: int | str, *, duplicate: bool = False) -> list[int | None]:
         """Send the order's current state as `topic` to its subscribers; with `duplicate`, send
         the very same delivery twice. Returns every HTTP status, in order."""
         event = self.capture_webhook(shop, topic, order_id)
@@ -746,12 +892,19 @@ class SandboxState:
             order_id = 0
         with self.lock:
             state = self.shop(shop)
-            event = WebhookEvent(shop=shop, topic=topic, order_id=order_id, body=raw, api_version=state.api_version,
-                                 triggered_at=self.clock().astimezone(UTC).isoformat().replace("+00:00", "Z"))
+            event = WebhookEvent(
+                shop=shop,
+                topic=topic,
+                order_id=order_id,
+                body=raw,
+                api_version=state.api_version,
+                triggered_at=self.clock().astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            )
         return self.deliver(event)
 
-    def send_out_of_order(self, shop: str, order_id: int | str, *, topic: str = "orders/updated",
-                          **changes: Any) -> list[int | None]:
+    def send_out_of_order(
+        self, shop: str, order_id: int | str, *, topic: str = "orders/updated", **changes: Any
+    ) -> list[int | None]:
         """Capture the order as it is, apply `changes` (a default note edit), send the newer
         version, then the older captured one: the receiver sees an older update last."""
         older = self.capture_webhook(shop, topic, order_id)
@@ -786,9 +939,12 @@ class SandboxState:
         Subscribers are notified. Returns ("created" | "updated", order copy)."""
         with self.lock:
             state = self.shop(shop)
-            movable = [o for o in state.orders.values()
-                       if (o["cancelled_at"] is None and o["closed_at"] is None)
-                       or any(f["shipment_status"] != "delivered" for f in data.live_fulfillments(o))]
+            movable = [
+                o
+                for o in state.orders.values()
+                if (o["cancelled_at"] is None and o["closed_at"] is None)
+                or any(f["shipment_status"] != "delivered" for f in data.live_fulfillments(o))
+            ]
             if not movable or self.rng.random() >= update_ratio:
                 action = None
             else:

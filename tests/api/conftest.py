@@ -25,8 +25,9 @@ class FakeShopify:
             data = {"ordersCount": {"count": len(self.nodes), "precision": "EXACT"}}
         elif "FeniciaListOrders" in query:
             self.operations.append("list")
-            data = {"orders": {"pageInfo": {"hasNextPage": False, "endCursor": None},
-                               "nodes": list(self.nodes.values())}}
+            data = {
+                "orders": {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": list(self.nodes.values())}
+            }
         elif "FeniciaGetOrders" in query:
             self.operations.append("get")
             data = {"nodes": [self.nodes.get(gid.rsplit("/", 1)[-1]) for gid in variables["ids"]]}

@@ -74,8 +74,9 @@ def test_create_returns_id_and_webhook_url(api):
 def test_create_stores_secrets_encrypted(api):
     response = api.post("/api/channels/", NEW_CHANNEL, format="json")
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT credentials, webhook_secret FROM {Channel._meta.db_table} WHERE id = %s",
-                       [response.data["id"]])
+        cursor.execute(
+            f"SELECT credentials, webhook_secret FROM {Channel._meta.db_table} WHERE id = %s", [response.data["id"]]
+        )
         credentials_column, secret_column = cursor.fetchone()
     assert "shpat_very_secret_token_123" not in credentials_column
     assert "second-shop" not in credentials_column
@@ -113,14 +114,17 @@ def test_create_refuses_a_kind_without_an_adapter(api):
     assert not Channel.objects.exists()
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"name": ""}, "name"),
-    ({"credentials": "shpat_as_a_string"}, "credentials"),
-    ({"credentials": {}}, "credentials"),
-    ({"webhook_secret": ""}, "webhook_secret"),  # Shopify signs its webhooks: the secret is needed
-    ({"api_base_url": "not a url"}, "api_base_url"),
-    ({"poll_interval_minutes": 0}, "poll_interval_minutes"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"credentials": "shpat_as_a_string"}, "credentials"),
+        ({"credentials": {}}, "credentials"),
+        ({"webhook_secret": ""}, "webhook_secret"),  # Shopify signs its webhooks: the secret is needed
+        ({"api_base_url": "not a url"}, "api_base_url"),
+        ({"poll_interval_minutes": 0}, "poll_interval_minutes"),
+    ],
+)
 def test_create_validation_errors_name_the_field(api, change, field):
     response = api.post("/api/channels/", {**NEW_CHANNEL, **change}, format="json")
     assert response.status_code == 400
@@ -143,8 +147,9 @@ def test_unknown_channel_is_404(api):
 
 def test_sync_imports_orders_and_reports_progress(api, shopify_channel, fake_shopify, run_tasks):
     with run_tasks():
-        response = api.post(f"/api/channels/{shopify_channel.pk}/sync/",
-                            {"since": "2026-11-01T00:00:00Z"}, format="json")
+        response = api.post(
+            f"/api/channels/{shopify_channel.pk}/sync/", {"since": "2026-11-01T00:00:00Z"}, format="json"
+        )
     assert response.status_code == 202, response.data
     assert response.data["status"] == "queued"
     assert response.data["kind"] == "import"

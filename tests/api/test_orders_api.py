@@ -24,8 +24,12 @@ def api(staff_user):
 
 @pytest.fixture
 def other_channel(db):
-    return channel_create(kind="shopify", name="Other Shop", webhook_secret="shpss_other",
-                          credentials={"shop": "other-shop.myshopify.com", "access_token": "shpat_other"})
+    return channel_create(
+        kind="shopify",
+        name="Other Shop",
+        webhook_secret="shpss_other",
+        credentials={"shop": "other-shop.myshopify.com", "access_token": "shpat_other"},
+    )
 
 
 def ids(response) -> set[int]:
@@ -79,7 +83,9 @@ def test_filter_by_updated_since(api, shopify_channel):
     since = (long_ago + timedelta(days=1)).isoformat()
     assert ids(api.get("/api/orders/", {"updated_since": since})) == {recent.pk}
     assert ids(api.get("/api/orders/", {"updated_since": (long_ago - timedelta(hours=1)).isoformat()})) == {
-        old.pk, recent.pk}
+        old.pk,
+        recent.pk,
+    }
 
 
 def test_search_by_number_customer_and_sku(api, shopify_channel):
@@ -107,13 +113,16 @@ def test_filters_combine(api, shopify_channel, other_channel):
     assert ids(api.get("/api/orders/", query)) == {match.pk}
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ({"status": "lost"}, "status"),
-    ({"payment_status": "maybe"}, "payment_status"),
-    ({"updated_since": "last tuesday"}, "updated_since"),
-    ({"channel": "999999"}, "channel"),
-    ({"channel": "shop"}, "channel"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"status": "lost"}, "status"),
+        ({"payment_status": "maybe"}, "payment_status"),
+        ({"updated_since": "last tuesday"}, "updated_since"),
+        ({"channel": "999999"}, "channel"),
+        ({"channel": "shop"}, "channel"),
+    ],
+)
 def test_invalid_filters_are_400_naming_the_field(api, shopify_channel, query, field):
     response = api.get("/api/orders/", query)
     assert response.status_code == 400
@@ -148,8 +157,12 @@ def test_default_page_size_comes_from_settings(api, shopify_channel, settings):
 def test_list_query_count_does_not_grow_with_page_size(api, shopify_channel, django_assert_max_num_queries, count):
     orders = create_orders(shopify_channel, count)
     for order in orders[:3]:
-        create_order(shopify_channel, external_id=order.external_id, shipments=[shipment()],
-                     source_updated_at=order.source_updated_at + timedelta(hours=1))
+        create_order(
+            shopify_channel,
+            external_id=order.external_id,
+            shipments=[shipment()],
+            source_updated_at=order.source_updated_at + timedelta(hours=1),
+        )
     # token lookup, page count, page rows (channel joined)
     with django_assert_max_num_queries(3):
         response = api.get("/api/orders/", {"page_size": count})
@@ -158,20 +171,31 @@ def test_list_query_count_does_not_grow_with_page_size(api, shopify_channel, dja
 
 # -- detail ----------------------------------------------------------------------------------
 def test_detail_has_lines_addresses_shipments_customer_and_totals(api, shopify_channel):
-    order = create_order(shopify_channel, shipments=[shipment(carrier="UPS", tracking_number="1Z42")],
-                         tax_total=Decimal("4.10"), discount_total=Decimal("1.00"))
+    order = create_order(
+        shopify_channel,
+        shipments=[shipment(carrier="UPS", tracking_number="1Z42")],
+        tax_total=Decimal("4.10"),
+        discount_total=Decimal("1.00"),
+    )
     response = api.get(f"/api/orders/{order.pk}/")
     assert response.status_code == 200
     data = response.data
     assert data["number"] == order.number
     assert data["channel_name"] == "Test Shop"
     assert (data["subtotal"], data["shipping_total"], data["tax_total"], data["discount_total"], data["total"]) == (
-        "49.90", "10.00", "4.10", "1.00", "59.90")
+        "49.90",
+        "10.00",
+        "4.10",
+        "1.00",
+        "59.90",
+    )
     assert data["customer"] == {"name": "Ana Lopez", "email": order.customer_email, "phone": "+15125550100"}
     assert data["shipping_address"]["city"] == "Austin"
     assert data["billing_address"]["address1"] == "1 Main St"
     assert [(line["sku"], line["quantity"], line["unit_price"], line["line_total"]) for line in data["lines"]] == [
-        ("TSHIRT-M-BLK", 2, "24.95", "49.90"), ("MUG-WHT", 1, "0.00", "0.00")]
+        ("TSHIRT-M-BLK", 2, "24.95", "49.90"),
+        ("MUG-WHT", 1, "0.00", "0.00"),
+    ]
     assert [(s["carrier"], s["tracking_number"]) for s in data["shipments"]] == [("UPS", "1Z42")]
     assert data["tags"] == ["vip"]
     assert "raw" not in data
@@ -226,8 +250,14 @@ def test_sync_of_an_order_the_channel_lost_shows_on_the_timeline(api, shopify_ch
 def test_timeline_is_paginated_newest_first(api, shopify_channel):
     order = create_order(shopify_channel)
     for n in range(4):
-        SyncEvent.objects.create(order=order, channel=shopify_channel, kind=SyncEvent.Kind.SYNCED,
-                                 outcome=SyncEvent.Outcome.INFO, source="manual", message=f"event {n}")
+        SyncEvent.objects.create(
+            order=order,
+            channel=shopify_channel,
+            kind=SyncEvent.Kind.SYNCED,
+            outcome=SyncEvent.Outcome.INFO,
+            source="manual",
+            message=f"event {n}",
+        )
     response = api.get(f"/api/orders/{order.pk}/timeline/", {"page_size": 2})
     assert response.data["count"] == 5
     assert [e["message"] for e in response.data["results"]] == ["event 3", "event 2"]
@@ -274,10 +304,18 @@ def test_schema_is_valid_openapi_and_documents_the_endpoints():
     schema = response.json()
     validate_schema(schema)
     assert schema["openapi"].startswith("3.")
-    for path in ("/api/orders/", "/api/orders/{order_id}/", "/api/orders/{order_id}/sync/",
-                 "/api/orders/{order_id}/timeline/", "/api/orders/resync/", "/api/channels/",
-                 "/api/channels/{channel_id}/", "/api/channels/{channel_id}/sync/",
-                 "/api/channels/{channel_id}/runs/", "/api/runs/{run_id}/"):
+    for path in (
+        "/api/orders/",
+        "/api/orders/{order_id}/",
+        "/api/orders/{order_id}/sync/",
+        "/api/orders/{order_id}/timeline/",
+        "/api/orders/resync/",
+        "/api/channels/",
+        "/api/channels/{channel_id}/",
+        "/api/channels/{channel_id}/sync/",
+        "/api/channels/{channel_id}/runs/",
+        "/api/runs/{run_id}/",
+    ):
         assert path in schema["paths"], path
     create = schema["paths"]["/api/channels/"]["post"]
     assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("ChannelCreateInput")

@@ -24,20 +24,35 @@ def client_in(client, staff_user):
 
 
 def _failed_delivery(channel, **overrides) -> WebhookEvent:
-    values = {"channel": channel, "delivery_id": "d-1", "topic": "orders/create", "body": b"{not json",
-              "status": WebhookEvent.Status.FAILED, "error": "Body is not JSON", "attempts": 1}
+    values = {
+        "channel": channel,
+        "delivery_id": "d-1",
+        "topic": "orders/create",
+        "body": b"{not json",
+        "status": WebhookEvent.Status.FAILED,
+        "error": "Body is not JSON",
+        "attempts": 1,
+    }
     values.update(overrides)
     return WebhookEvent.objects.create(**values)
 
 
 # -- access ---------------------------------------------------------------------------------------
 @pytest.mark.django_db
-@pytest.mark.parametrize("method,name,args", [
-    ("get", "channels:list", []), ("get", "channels:detail", [1]), ("get", "channels:create", []),
-    ("post", "channels:sync", [1]), ("post", "channels:pause", [1]), ("post", "channels:resume", [1]),
-    ("get", "channels:reconnect", [1]), ("get", "channels:run", [1, 1]),
-    ("post", "channels:webhook-replay", [1, 1]),
-])
+@pytest.mark.parametrize(
+    "method,name,args",
+    [
+        ("get", "channels:list", []),
+        ("get", "channels:detail", [1]),
+        ("get", "channels:create", []),
+        ("post", "channels:sync", [1]),
+        ("post", "channels:pause", [1]),
+        ("post", "channels:resume", [1]),
+        ("get", "channels:reconnect", [1]),
+        ("get", "channels:run", [1, 1]),
+        ("post", "channels:webhook-replay", [1, 1]),
+    ],
+)
 def test_it_requires_login(client, method, name, args):
     url = reverse(name, args=args)
     response = getattr(client, method)(url)
@@ -79,8 +94,14 @@ def test_list_shows_status_capabilities_and_webhook_url_but_never_secrets(client
 
 def test_detail_shows_the_channel_without_its_secrets(client_in, shopify_channel):
     _failed_delivery(shopify_channel)
-    channel_event(channel=shopify_channel, kind=SyncEvent.Kind.POLL, outcome=SyncEvent.Outcome.FAILURE,
-                  source="poll", message="Scheduled poll failed: boom", details={"run_id": 1})
+    channel_event(
+        channel=shopify_channel,
+        kind=SyncEvent.Kind.POLL,
+        outcome=SyncEvent.Outcome.FAILURE,
+        source="poll",
+        message="Scheduled poll failed: boom",
+        details={"run_id": 1},
+    )
     response = client_in.get(shopify_channel.get_absolute_url())
     body = response.content.decode()
     assert response.status_code == 200
@@ -94,8 +115,9 @@ def test_detail_shows_the_channel_without_its_secrets(client_in, shopify_channel
 
 
 def test_detail_of_a_needs_reconnect_channel_offers_reconnect(client_in, shopify_channel):
-    Channel.objects.filter(pk=shopify_channel.pk).update(status=ChannelStatus.NEEDS_RECONNECT,
-                                                         last_error="Shopify denied access")
+    Channel.objects.filter(pk=shopify_channel.pk).update(
+        status=ChannelStatus.NEEDS_RECONNECT, last_error="Shopify denied access"
+    )
     body = client_in.get(shopify_channel.get_absolute_url()).content.decode()
     assert "This channel needs reconnecting" in body and "Shopify denied access" in body
     assert reverse("channels:reconnect", args=[shopify_channel.pk]) in body
@@ -120,8 +142,7 @@ def test_sync_orders_without_a_date_covers_the_last_30_days(client_in, shopify_c
 
 
 def test_sync_orders_refuses_a_future_date(client_in, shopify_channel):
-    response = client_in.post(reverse("channels:sync", args=[shopify_channel.pk]), {"since": "2999-01-01"},
-                              follow=True)
+    response = client_in.post(reverse("channels:sync", args=[shopify_channel.pk]), {"since": "2999-01-01"}, follow=True)
     assert "not in the future" in response.content.decode()
     assert not SyncRun.objects.exists()
 
@@ -200,10 +221,17 @@ def test_replay_refuses_a_processed_delivery(client_in, shopify_channel):
 def test_add_channel(client_in):
     page = client_in.get(reverse("channels:create")).content.decode()
     assert '<option value="shopify"' in page and '<option value="amazon"' not in page
-    response = client_in.post(reverse("channels:create"), {
-        "kind": "shopify", "name": "Main store", "shop": "https://Main-Store.myshopify.com/",
-        "access_token": "shpat_new_secret", "webhook_secret": "whsec_new", "poll_interval_minutes": 10,
-    })
+    response = client_in.post(
+        reverse("channels:create"),
+        {
+            "kind": "shopify",
+            "name": "Main store",
+            "shop": "https://Main-Store.myshopify.com/",
+            "access_token": "shpat_new_secret",
+            "webhook_secret": "whsec_new",
+            "poll_interval_minutes": 10,
+        },
+    )
     channel = Channel.objects.get(name="Main store")
     assert response["Location"] == channel.get_absolute_url()
     assert channel.credentials == {"shop": "main-store.myshopify.com", "access_token": "shpat_new_secret"}
@@ -213,9 +241,16 @@ def test_add_channel(client_in):
 
 
 def test_add_channel_rejects_unsupported_kinds_and_never_echoes_the_token(client_in):
-    response = client_in.post(reverse("channels:create"), {
-        "kind": "amazon", "name": "", "shop": "x", "access_token": "shpat_do_not_echo", "poll_interval_minutes": 0,
-    })
+    response = client_in.post(
+        reverse("channels:create"),
+        {
+            "kind": "amazon",
+            "name": "",
+            "shop": "x",
+            "access_token": "shpat_do_not_echo",
+            "poll_interval_minutes": 0,
+        },
+    )
     body = response.content.decode()
     assert response.status_code == 200 and not Channel.objects.exists()
     assert "Select a valid choice" in body
@@ -226,8 +261,9 @@ def test_reconnect_updates_credentials_and_reconnects(client_in, shopify_channel
     Channel.objects.filter(pk=shopify_channel.pk).update(status=ChannelStatus.NEEDS_RECONNECT)
     page = client_in.get(reverse("channels:reconnect", args=[shopify_channel.pk])).content.decode()
     assert TOKEN not in page and SECRET not in page
-    response = client_in.post(reverse("channels:reconnect", args=[shopify_channel.pk]),
-                              {"access_token": "shpat_rotated"})
+    response = client_in.post(
+        reverse("channels:reconnect", args=[shopify_channel.pk]), {"access_token": "shpat_rotated"}
+    )
     assert response["Location"] == shopify_channel.get_absolute_url()
     shopify_channel.refresh_from_db()
     assert shopify_channel.status == ChannelStatus.CONNECTED
@@ -239,8 +275,10 @@ def test_reconnect_updates_credentials_and_reconnects(client_in, shopify_channel
 
 def test_reconnect_keeps_a_paused_channel_paused(client_in, shopify_channel):
     Channel.objects.filter(pk=shopify_channel.pk).update(status=ChannelStatus.DISABLED)
-    client_in.post(reverse("channels:reconnect", args=[shopify_channel.pk]),
-                   {"access_token": "shpat_rotated", "webhook_secret": "new-secret"})
+    client_in.post(
+        reverse("channels:reconnect", args=[shopify_channel.pk]),
+        {"access_token": "shpat_rotated", "webhook_secret": "new-secret"},
+    )
     shopify_channel.refresh_from_db()
     assert shopify_channel.status == ChannelStatus.DISABLED
     assert shopify_channel.webhook_secret == "new-secret"

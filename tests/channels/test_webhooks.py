@@ -63,8 +63,9 @@ def test_a_body_signed_for_another_channel_is_refused(client, shopify_channel):
 
 
 def test_unknown_channels_are_404(client, shopify_channel):
-    response = client.post(f"/webhooks/shopify/{shopify_channel.pk + 100}/", data=b"{}",
-                           content_type="application/json")
+    response = client.post(
+        f"/webhooks/shopify/{shopify_channel.pk + 100}/", data=b"{}", content_type="application/json"
+    )
     assert response.status_code == 404
 
 
@@ -104,8 +105,9 @@ def test_an_older_update_after_a_newer_one_is_ignored_and_on_the_timeline(client
     assert stale.outcome == "skipped" and "older" in stale.message
 
 
-def test_a_burst_of_deliveries_is_drained_by_one_task(client, shopify_channel, django_capture_on_commit_callbacks,
-                                                      monkeypatch):
+def test_a_burst_of_deliveries_is_drained_by_one_task(
+    client, shopify_channel, django_capture_on_commit_callbacks, monkeypatch
+):
     enqueued = []
     monkeypatch.setattr("fenicia.tasks.async_task", lambda func, *args, **kw: enqueued.append((func, args)))
     base = load_fixture("shopify/webhook_orders_create.json")

@@ -27,8 +27,13 @@ def sandbox():
 
 @pytest.fixture
 def channel(sandbox):
-    return channel_create(kind="shopify", name="Demo store", api_base_url=sandbox.url,
-                          credentials={"shop": SHOP, "access_token": TOKEN}, webhook_secret=SECRET)
+    return channel_create(
+        kind="shopify",
+        name="Demo store",
+        api_base_url=sandbox.url,
+        credentials={"shop": SHOP, "access_token": TOKEN},
+        webhook_secret=SECRET,
+    )
 
 
 @pytest.fixture
@@ -45,8 +50,7 @@ def _sign_in(page, live_server):
     page.wait_for_url(f"{live_server.url}/orders/")
 
 
-def test_merchant_imports_browses_and_syncs_an_order(live_server, browser_page, screenshot, sandbox, channel,
-                                                      merchant):
+def test_merchant_imports_browses_and_syncs_an_order(live_server, browser_page, screenshot, sandbox, channel, merchant):
     from playwright.sync_api import expect
 
     page = browser_page

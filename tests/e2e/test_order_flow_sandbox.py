@@ -26,8 +26,13 @@ def sandbox():
 
 @pytest.fixture
 def channel(sandbox):
-    return channel_create(kind="shopify", name="Sandbox shop", api_base_url=sandbox.url,
-                          credentials={"shop": SHOP, "access_token": TOKEN}, webhook_secret=SECRET)
+    return channel_create(
+        kind="shopify",
+        name="Sandbox shop",
+        api_base_url=sandbox.url,
+        credentials={"shop": SHOP, "access_token": TOKEN},
+        webhook_secret=SECRET,
+    )
 
 
 def test_bulk_sync_of_1000_orders_imports_every_one_in_steps_of_at_most_100(sandbox, channel):

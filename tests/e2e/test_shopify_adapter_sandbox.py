@@ -35,9 +35,15 @@ def sandbox():
 
 
 def adapter_for(server, **credentials):
-    return ShopifyAdapter(ChannelConnection(
-        channel_id=1, kind="shopify", credentials={"shop": SHOP, "access_token": TOKEN, **credentials},
-        api_base_url=server.url, webhook_secret=SECRET))
+    return ShopifyAdapter(
+        ChannelConnection(
+            channel_id=1,
+            kind="shopify",
+            credentials={"shop": SHOP, "access_token": TOKEN, **credentials},
+            api_base_url=server.url,
+            webhook_secret=SECRET,
+        )
+    )
 
 
 def read_window(adapter, since, until=None):
@@ -136,9 +142,11 @@ def test_dropped_and_timed_out_connections_are_retried(sandbox):
     sandbox.state.faults.drop()
     sandbox.state.faults.timeout(seconds=1.0)
     adapter = ShopifyAdapter(
-        ChannelConnection(channel_id=1, kind="shopify", credentials={"shop": SHOP, "access_token": TOKEN},
-                          api_base_url=sandbox.url),
-        http=HttpClient(timeout=(1.0, 0.2)))
+        ChannelConnection(
+            channel_id=1, kind="shopify", credentials={"shop": SHOP, "access_token": TOKEN}, api_base_url=sandbox.url
+        ),
+        http=HttpClient(timeout=(1.0, 0.2)),
+    )
     assert adapter.count_orders(updated_since=long_ago(), updated_until=None) == 0
     assert [e.get("error", "ok").split(":")[0] for e in adapter.http.log] == ["TransientError", "TransientError", "ok"]
 
@@ -194,10 +202,10 @@ def test_a_webhook_verifies_and_parses_to_the_same_order_as_the_api(sandbox):
     adapter = adapter_for(sandbox)
     with WebhookRecorder() as hook:
         sandbox.state.subscribe(SHOP, hook.url, SECRET)
-        (order,) = sandbox.state.create_orders(SHOP, 1, lines=3, tags=["vip"], financial_status="paid",
-                                               notify=True)
-        sandbox.state.update_order(SHOP, order["id"], add_fulfillment={"tracking_company": "UPS"},
-                                   shipment_status="in_transit", notify=True)
+        (order,) = sandbox.state.create_orders(SHOP, 1, lines=3, tags=["vip"], financial_status="paid", notify=True)
+        sandbox.state.update_order(
+            SHOP, order["id"], add_fulfillment={"tracking_company": "UPS"}, shipment_status="in_transit", notify=True
+        )
         created, updated = hook.wait_for(2)
     assert all(adapter.verify_webhook(headers=d.headers, body=d.body) for d in (created, updated))
     assert not adapter.verify_webhook(headers=updated.headers, body=updated.body + b" ")
@@ -205,10 +213,29 @@ def test_a_webhook_verifies_and_parses_to_the_same_order_as_the_api(sandbox):
 
     from_webhook = adapter.parse_webhook(headers=updated.headers, body=updated.body).order
     from_api = adapter.fetch_order(str(order["id"]))
-    fields = ("external_id", "number", "status", "payment_status", "channel_status", "currency", "total",
-              "subtotal", "shipping_total", "tax_total", "discount_total", "customer_name", "customer_email",
-              "customer_phone", "shipping_address", "billing_address", "notes", "tags", "placed_at",
-              "source_updated_at", "lines")
+    fields = (
+        "external_id",
+        "number",
+        "status",
+        "payment_status",
+        "channel_status",
+        "currency",
+        "total",
+        "subtotal",
+        "shipping_total",
+        "tax_total",
+        "discount_total",
+        "customer_name",
+        "customer_email",
+        "customer_phone",
+        "shipping_address",
+        "billing_address",
+        "notes",
+        "tags",
+        "placed_at",
+        "source_updated_at",
+        "lines",
+    )
     for name in fields:
         assert getattr(from_webhook, name) == getattr(from_api, name), name
     assert from_api.status == "shipped"

@@ -22,8 +22,9 @@ def client_in(client, staff_user):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("method,name", [("get", "dashboard"), ("get", "notifications"),
-                                         ("post", "notifications-read")])
+@pytest.mark.parametrize(
+    "method,name", [("get", "dashboard"), ("get", "notifications"), ("post", "notifications-read")]
+)
 def test_it_requires_login(client, method, name):
     response = getattr(client, method)(reverse(name))
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
@@ -54,19 +55,26 @@ def test_logout_is_a_post_form(client_in):
 # -- dashboard ------------------------------------------------------------------------------------
 def test_dashboard_shows_channel_health_counts_and_problems(client_in, shopify_channel):
     failing = channel_create(kind="shopify", name="Outlet", credentials={"shop": "outlet.myshopify.com"})
-    Channel.objects.filter(pk=failing.pk).update(status=ChannelStatus.NEEDS_RECONNECT,
-                                                 last_error="Shopify denied access", last_error_at=timezone.now())
+    Channel.objects.filter(pk=failing.pk).update(
+        status=ChannelStatus.NEEDS_RECONNECT, last_error="Shopify denied access", last_error_at=timezone.now()
+    )
     now = timezone.now()
     make_orders(shopify_channel, 3, placed_at=now)
     make_orders(shopify_channel, 2, placed_at=now - timedelta(days=3))
     make_orders(shopify_channel, 1, placed_at=now - timedelta(days=10))
     lost = make_order(failing, number="#LOST", placed_at=now)
     order_mark_not_found(order=lost, source="manual", message="The channel answered 404")
-    channel_event(channel=failing, kind=SyncEvent.Kind.AUTH, outcome=SyncEvent.Outcome.FAILURE, source="poll",
-                  message="Scheduled poll failed: Shopify denied access")
+    channel_event(
+        channel=failing,
+        kind=SyncEvent.Kind.AUTH,
+        outcome=SyncEvent.Outcome.FAILURE,
+        source="poll",
+        message="Scheduled poll failed: Shopify denied access",
+    )
     notification_send(title="Outlet needs reconnecting")
-    SyncRun.objects.create(channel=shopify_channel, kind=SyncRun.Kind.IMPORT, status=SyncRun.Status.RUNNING,
-                           total=10, processed=4)
+    SyncRun.objects.create(
+        channel=shopify_channel, kind=SyncRun.Kind.IMPORT, status=SyncRun.Status.RUNNING, total=10, processed=4
+    )
 
     response = client_in.get(reverse("dashboard"))
     body = response.content.decode()
@@ -107,10 +115,8 @@ def test_dashboard_query_count_does_not_grow_with_data(client_in, shopify_channe
 
 # -- notifications --------------------------------------------------------------------------------
 def test_notifications_list_and_mark_all_read(client_in):
-    notification_send(title="Outlet: sync failing", message="3 failures in a row", link="/channels/1/",
-                      dedupe_key="k")
-    notification_send(title="Outlet: sync failing", message="4 failures in a row", link="/channels/1/",
-                      dedupe_key="k")
+    notification_send(title="Outlet: sync failing", message="3 failures in a row", link="/channels/1/", dedupe_key="k")
+    notification_send(title="Outlet: sync failing", message="4 failures in a row", link="/channels/1/", dedupe_key="k")
     notification_send(title="Heads up", level=Notification.Level.INFO)
     body = client_in.get(reverse("notifications")).content.decode()
     assert "Outlet: sync failing" in body and "4 failures in a row" in body and "×2" in body

@@ -32,10 +32,23 @@ def normalized_order(**overrides) -> NormalizedOrder:
         "placed_at": BASE_TIME - timedelta(minutes=n),
         "customer_name": f"Customer {n}",
         "customer_email": f"customer{n}@example.com",
-        "shipping_address": {"name": f"Customer {n}", "address1": "1 Main St", "city": "Austin", "zip": "78701",
-                             "country": "United States"},
-        "lines": [NormalizedLine(external_id=f"line-{n}", sku=f"SKU-{n}", title="T-Shirt", quantity=2,
-                                 unit_price=Decimal("24.95"), variant="M / Black")],
+        "shipping_address": {
+            "name": f"Customer {n}",
+            "address1": "1 Main St",
+            "city": "Austin",
+            "zip": "78701",
+            "country": "United States",
+        },
+        "lines": [
+            NormalizedLine(
+                external_id=f"line-{n}",
+                sku=f"SKU-{n}",
+                title="T-Shirt",
+                quantity=2,
+                unit_price=Decimal("24.95"),
+                variant="M / Black",
+            )
+        ],
     }
     values.update(overrides)
     return NormalizedOrder(**values)
@@ -44,8 +57,9 @@ def normalized_order(**overrides) -> NormalizedOrder:
 def make_orders(channel, count: int = 1, *, source: str = "webhook", **overrides) -> list[Order]:
     batch = [normalized_order(**overrides) for _ in range(count)]
     orders_upsert(channel=channel, orders=batch, source=source)
-    by_external = {o.external_id: o for o in Order.objects.filter(channel=channel,
-                                                                  external_id__in=[b.external_id for b in batch])}
+    by_external = {
+        o.external_id: o for o in Order.objects.filter(channel=channel, external_id__in=[b.external_id for b in batch])
+    }
     return [by_external[b.external_id] for b in batch]
 
 
@@ -54,8 +68,13 @@ def make_order(channel, **overrides) -> Order:
 
 
 def shipment(**overrides) -> NormalizedShipment:
-    values = {"external_id": "7001", "status": "delivered", "carrier": "UPS", "tracking_number": "1Z999AA10123456784",
-              "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784"}
+    values = {
+        "external_id": "7001",
+        "status": "delivered",
+        "carrier": "UPS",
+        "tracking_number": "1Z999AA10123456784",
+        "tracking_url": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
+    }
     values.update(overrides)
     return NormalizedShipment(**values)
 

@@ -24,8 +24,11 @@ def test_new_orders_are_created_with_lines_and_a_timeline_entry(shopify_channel)
 
 def test_a_newer_update_overwrites_the_order_and_replaces_its_lines(shopify_channel):
     orders_upsert(channel=shopify_channel, orders=[normalized_order("1", lines=3)], source="webhook")
-    result = orders_upsert(channel=shopify_channel, orders=[
-        normalized_order("1", minutes=5, lines=1, status="shipped", shipments=[shipment()])], source="poll")
+    result = orders_upsert(
+        channel=shopify_channel,
+        orders=[normalized_order("1", minutes=5, lines=1, status="shipped", shipments=[shipment()])],
+        source="poll",
+    )
     order = Order.objects.get()
     assert result.updated == [order.pk]
     assert order.status == "shipped" and order.lines.count() == 1
@@ -34,9 +37,12 @@ def test_a_newer_update_overwrites_the_order_and_replaces_its_lines(shopify_chan
 
 
 def test_an_older_update_changes_nothing_and_says_so(shopify_channel):
-    orders_upsert(channel=shopify_channel, orders=[normalized_order("1", minutes=10, status="shipped")], source="webhook")
-    result = orders_upsert(channel=shopify_channel, orders=[normalized_order("1", minutes=0, status="accepted", lines=5)],
-                           source="webhook")
+    orders_upsert(
+        channel=shopify_channel, orders=[normalized_order("1", minutes=10, status="shipped")], source="webhook"
+    )
+    result = orders_upsert(
+        channel=shopify_channel, orders=[normalized_order("1", minutes=0, status="accepted", lines=5)], source="webhook"
+    )
     order = Order.objects.get()
     assert result.stale == ["1"] and not result.updated
     assert order.status == "shipped" and order.lines.count() == 2
@@ -51,10 +57,15 @@ def test_the_same_update_again_is_idempotent(shopify_channel):
 
 
 def test_a_batch_holding_the_same_order_twice_keeps_the_newest(shopify_channel):
-    orders_upsert(channel=shopify_channel, orders=[
-        normalized_order("1", minutes=9, notes="newest"), normalized_order("1", minutes=1, notes="older"),
-        normalized_order("2"),
-    ], source="poll")
+    orders_upsert(
+        channel=shopify_channel,
+        orders=[
+            normalized_order("1", minutes=9, notes="newest"),
+            normalized_order("1", minutes=1, notes="older"),
+            normalized_order("2"),
+        ],
+        source="poll",
+    )
     order = Order.objects.get(external_id="1")
     assert order.notes == "newest"
     assert Order.objects.count() == 2
@@ -73,8 +84,9 @@ def test_orders_are_unique_per_channel_not_globally(shopify_channel):
 def test_upserting_many_orders_takes_a_constant_number_of_queries(shopify_channel, django_assert_max_num_queries):
     orders_upsert(channel=shopify_channel, orders=[normalized_order(str(n)) for n in range(5)], source="poll")
     with django_assert_max_num_queries(12):
-        orders_upsert(channel=shopify_channel, orders=[normalized_order(str(n), minutes=1) for n in range(150)],
-                      source="poll")
+        orders_upsert(
+            channel=shopify_channel, orders=[normalized_order(str(n), minutes=1) for n in range(150)], source="poll"
+        )
     assert Order.objects.count() == 150 and OrderLine.objects.count() == 300
 
 
@@ -89,15 +101,20 @@ def test_concurrent_writers_of_the_same_order_end_with_one_row_holding_the_newes
         try:
             barrier.wait()
             for _ in range(5):
-                orders_upsert(channel=shopify_channel, source=source, orders=[
-                    normalized_order(str(n), minutes=minutes, notes=f"v{minutes}") for n in range(30)])
+                orders_upsert(
+                    channel=shopify_channel,
+                    source=source,
+                    orders=[normalized_order(str(n), minutes=minutes, notes=f"v{minutes}") for n in range(30)],
+                )
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=writer, args=(m, s))
-               for m, s in ((1, "webhook"), (2, "poll"), (3, "webhook"), (2, "resync"))]
+    threads = [
+        threading.Thread(target=writer, args=(m, s))
+        for m, s in ((1, "webhook"), (2, "poll"), (3, "webhook"), (2, "resync"))
+    ]
     for t in threads:
         t.start()
     for t in threads:

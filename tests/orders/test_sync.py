@@ -21,8 +21,13 @@ GRAPHQL_URL = "https://test-shop.myshopify.com/admin/api/2026-10/graphql.json"
 
 def order_node(external_id: str, updated_at: str = "2026-11-20T13:20:00Z", **changes) -> dict:
     node = load_fixture("shopify/graphql_orders_page.json")["data"]["orders"]["nodes"][0]
-    node.update(id=f"gid://shopify/Order/{external_id}", legacyResourceId=external_id, name=f"#{external_id}",
-                updatedAt=updated_at, **changes)
+    node.update(
+        id=f"gid://shopify/Order/{external_id}",
+        legacyResourceId=external_id,
+        name=f"#{external_id}",
+        updatedAt=updated_at,
+        **changes,
+    )
     return node
 
 
@@ -39,10 +44,9 @@ class FakeShopify:
         if "FeniciaListOrders" in query:
             self.operations.append("list")
             start = int(variables["after"] or 0)
-            chunk = self.nodes[start:start + variables["first"]]
+            chunk = self.nodes[start : start + variables["first"]]
             more = start + len(chunk) < len(self.nodes)
-            data = {"orders": {"pageInfo": {"hasNextPage": more, "endCursor": str(start + len(chunk))},
-                               "nodes": chunk}}
+            data = {"orders": {"pageInfo": {"hasNextPage": more, "endCursor": str(start + len(chunk))}, "nodes": chunk}}
         elif "FeniciaCountOrders" in query:
             self.operations.append("count")
             data = {"ordersCount": {"count": len(self.nodes), "precision": "EXACT"}}
@@ -97,12 +101,19 @@ class TestSyncOneOrder:
         assert shopify_channel.status == ChannelStatus.CONNECTED and shopify_channel.consecutive_failures == 1
 
     def test_an_expiring_token_is_refreshed_under_lock_before_the_call(self, shopify_channel, mocked_responses):
-        shopify_channel.credentials = dict(shopify_channel.credentials, refresh_token="shprt_1", client_id="c",
-                                           client_secret="s", expires_at=timezone.now().isoformat())
+        shopify_channel.credentials = dict(
+            shopify_channel.credentials,
+            refresh_token="shprt_1",
+            client_id="c",
+            client_secret="s",
+            expires_at=timezone.now().isoformat(),
+        )
         shopify_channel.save()
         orders_upsert(channel=shopify_channel, orders=[normalized_order("42")], source="webhook")
-        mocked_responses.post("https://test-shop.myshopify.com/admin/oauth/access_token", json={
-            "access_token": "shpat_fresh", "expires_in": 3600, "refresh_token": "shprt_2"})
+        mocked_responses.post(
+            "https://test-shop.myshopify.com/admin/oauth/access_token",
+            json={"access_token": "shpat_fresh", "expires_in": 3600, "refresh_token": "shprt_2"},
+        )
         mocked_responses.post(GRAPHQL_URL, json={"data": {"nodes": [order_node("42")]}})
         assert order_sync(order_id=Order.objects.get().pk) == "synced"
         assert mocked_responses.calls[1].request.headers["X-Shopify-Access-Token"] == "shpat_fresh"
@@ -115,8 +126,9 @@ class TestRuns:
         store = FakeShopify([order_node(str(1000 + n), f"2026-11-20T13:{n % 60:02d}:00Z") for n in range(250)])
         mocked_responses.add_callback("POST", GRAPHQL_URL, callback=store)
         with run_tasks():
-            run = sync_run_start(channel=shopify_channel, kind=SyncRun.Kind.IMPORT,
-                                 since=datetime(2026, 11, 1, tzinfo=UTC))
+            run = sync_run_start(
+                channel=shopify_channel, kind=SyncRun.Kind.IMPORT, since=datetime(2026, 11, 1, tzinfo=UTC)
+            )
         run.refresh_from_db()
         assert run.status == SyncRun.Status.SUCCEEDED
         assert (run.total, run.processed, run.created_count, run.steps) == (250, 250, 250, 3)
@@ -126,8 +138,9 @@ class TestRuns:
         assert per_step == 250
         assert shopify_channel.events.filter(kind="run", outcome="success").exists()
 
-    def test_bulk_resync_fetches_selected_orders_and_marks_missing_ones(self, shopify_channel, mocked_responses,
-                                                                     run_tasks):
+    def test_bulk_resync_fetches_selected_orders_and_marks_missing_ones(
+        self, shopify_channel, mocked_responses, run_tasks
+    ):
         orders_upsert(channel=shopify_channel, orders=[normalized_order(str(n)) for n in range(1, 131)], source="poll")
         store = FakeShopify([order_node(str(n), "2026-11-21T00:00:00Z") for n in range(1, 130)])  # 130 is gone
         mocked_responses.add_callback("POST", GRAPHQL_URL, callback=store)
@@ -139,8 +152,13 @@ class TestRuns:
         assert Order.objects.get(external_id="130").sync_state == SyncState.NOT_FOUND
 
     def test_a_step_already_claimed_is_not_run_twice(self, shopify_channel, mocked_responses):
-        run = SyncRun.objects.create(channel=shopify_channel, kind=SyncRun.Kind.RESYNC, external_ids=["1"],
-                                     status=SyncRun.Status.RUNNING, lease_until=timezone.now() + timedelta(minutes=5))
+        run = SyncRun.objects.create(
+            channel=shopify_channel,
+            kind=SyncRun.Kind.RESYNC,
+            external_ids=["1"],
+            status=SyncRun.Status.RUNNING,
+            lease_until=timezone.now() + timedelta(minutes=5),
+        )
         sync_run_step(run_id=run.pk)
         assert len(mocked_responses.calls) == 0
 
@@ -187,5 +205,8 @@ class TestPolling:
         from django_q.models import Schedule
 
         schedule = Schedule.objects.get(name=f"poll-channel-{shopify_channel.pk}")
-        assert (schedule.func, schedule.minutes, schedule.args) == ("orders.tasks.poll_channel", 15,
-                                                                    f"({shopify_channel.pk},)")
+        assert (schedule.func, schedule.minutes, schedule.args) == (
+            "orders.tasks.poll_channel",
+            15,
+            f"({shopify_channel.pk},)",
+        )

@@ -25,8 +25,9 @@ def client_in(client, staff_user):
 
 @pytest.fixture
 def second_channel(db):
-    return channel_create(kind="shopify", name="Outlet", credentials={"shop": "outlet.myshopify.com",
-                                                                      "access_token": "shpat_outlet"})
+    return channel_create(
+        kind="shopify", name="Outlet", credentials={"shop": "outlet.myshopify.com", "access_token": "shpat_outlet"}
+    )
 
 
 def _numbers(response) -> set[str]:
@@ -35,10 +36,16 @@ def _numbers(response) -> set[str]:
 
 # -- access ---------------------------------------------------------------------------------------
 @pytest.mark.django_db
-@pytest.mark.parametrize("method,name,args", [
-    ("get", "orders:list", []), ("get", "orders:detail", [1]), ("post", "orders:sync", [1]),
-    ("get", "orders:timeline", [1]), ("post", "orders:resync", []),
-])
+@pytest.mark.parametrize(
+    "method,name,args",
+    [
+        ("get", "orders:list", []),
+        ("get", "orders:detail", [1]),
+        ("post", "orders:sync", [1]),
+        ("get", "orders:timeline", [1]),
+        ("post", "orders:resync", []),
+    ],
+)
 def test_it_requires_login(client, method, name, args):
     url = reverse(name, args=args)
     response = getattr(client, method)(url)
@@ -67,8 +74,13 @@ def test_forms_are_csrf_protected(staff_user, shopify_channel):
 
 # -- list -----------------------------------------------------------------------------------------
 def test_list_shows_orders_with_their_state(client_in, shopify_channel):
-    make_order(shopify_channel, number="#2001", customer_name="Ana Lopez", total=Decimal("1234.50"),
-               payment_status="partially_refunded")
+    make_order(
+        shopify_channel,
+        number="#2001",
+        customer_name="Ana Lopez",
+        total=Decimal("1234.50"),
+        payment_status="partially_refunded",
+    )
     response = client_in.get(reverse("orders:list"))
     body = response.content.decode()
     assert response.status_code == 200
@@ -90,7 +102,9 @@ def test_list_filters_by_channel_status_payment_and_errors(client_in, shopify_ch
     assert _numbers(client_in.get(url, {"channel": second_channel.pk})) == {"#B-paid"}
     assert _numbers(client_in.get(url, {"status": "pending"})) == {"#A-pending"}
     assert _numbers(client_in.get(url, {"payment_status": "paid", "channel": shopify_channel.pk})) == {
-        "#A-paid", "#A-lost"}
+        "#A-paid",
+        "#A-lost",
+    }
     response = client_in.get(url, {"errors_only": "on"})
     assert _numbers(response) == {"#A-lost"}
     assert "Not found at source" in response.content.decode()
@@ -106,9 +120,13 @@ def test_list_ignores_invalid_filters(client_in, shopify_channel):
 def test_list_searches_number_customer_email_and_sku(client_in, shopify_channel, term):
     from channels.adapters.base import NormalizedLine
 
-    make_order(shopify_channel, number="#7777", customer_name="Zelda Fitz", customer_email="zelda@example.com",
-               lines=[NormalizedLine(external_id="l1", sku="RARE-SKU-1", title="Lamp", quantity=1,
-                                     unit_price=Decimal("5"))])
+    make_order(
+        shopify_channel,
+        number="#7777",
+        customer_name="Zelda Fitz",
+        customer_email="zelda@example.com",
+        lines=[NormalizedLine(external_id="l1", sku="RARE-SKU-1", title="Lamp", quantity=1, unit_price=Decimal("5"))],
+    )
     make_orders(shopify_channel, 3)
     assert _numbers(client_in.get(reverse("orders:list"), {"q": term})) == {"#7777"}
 
@@ -124,8 +142,9 @@ def test_list_paginates_by_50_and_keeps_filters_in_links(client_in, shopify_chan
     assert len(second.context["page"].object_list) == 5
 
 
-def test_list_runs_a_constant_number_of_queries(client_in, shopify_channel, second_channel,
-                                                django_assert_max_num_queries):
+def test_list_runs_a_constant_number_of_queries(
+    client_in, shopify_channel, second_channel, django_assert_max_num_queries
+):
     make_orders(shopify_channel, 2)
     with CaptureQueriesContext(connection) as few:
         client_in.get(reverse("orders:list"))
@@ -146,36 +165,83 @@ def test_detail_shows_lines_customer_addresses_shipments_and_timeline(client_in,
     from channels.adapters.base import NormalizedLine
 
     order = make_order(
-        shopify_channel, number="#1042", customer_name="Ana Lopez", customer_email="ana@example.com",
-        customer_phone="+15125550100", notes="gift wrap", tags=["vip", "wholesale"],
-        channel_status="PAID · FULFILLED", status="shipped",
+        shopify_channel,
+        number="#1042",
+        customer_name="Ana Lopez",
+        customer_email="ana@example.com",
+        customer_phone="+15125550100",
+        notes="gift wrap",
+        tags=["vip", "wholesale"],
+        channel_status="PAID · FULFILLED",
+        status="shipped",
         billing_address={"name": "Ana Billing", "address1": "2 Side St", "city": "Dallas", "country": "United States"},
-        lines=[NormalizedLine(external_id="900", sku="TSHIRT-M-BLK", title="T-Shirt", variant="M / Black",
-                              quantity=2, unit_price=Decimal("24.95"))],
-        shipments=[shipment()], raw={"id": "gid://shopify/Order/1", "name": "#1042"},
+        lines=[
+            NormalizedLine(
+                external_id="900",
+                sku="TSHIRT-M-BLK",
+                title="T-Shirt",
+                variant="M / Black",
+                quantity=2,
+                unit_price=Decimal("24.95"),
+            )
+        ],
+        shipments=[shipment()],
+        raw={"id": "gid://shopify/Order/1", "name": "#1042"},
     )
     response = client_in.get(order.get_absolute_url())
     body = response.content.decode()
     assert response.status_code == 200
-    for text in ("#1042", "TSHIRT-M-BLK", "T-Shirt", "M / Black", "49.90", "59.90", "Ana Lopez", "ana@example.com",
-                 "+15125550100", "1 Main St", "Austin", "Ana Billing", "2 Side St", "gift wrap", "vip", "wholesale",
-                 "PAID · FULFILLED", "UPS", 'href="https://www.ups.com/track?tracknum=1Z999AA10123456784"',
-                 "1Z999AA10123456784", "Imported from a webhook", "<details", "&quot;gid://shopify/Order/1&quot;"):
+    for text in (
+        "#1042",
+        "TSHIRT-M-BLK",
+        "T-Shirt",
+        "M / Black",
+        "49.90",
+        "59.90",
+        "Ana Lopez",
+        "ana@example.com",
+        "+15125550100",
+        "1 Main St",
+        "Austin",
+        "Ana Billing",
+        "2 Side St",
+        "gift wrap",
+        "vip",
+        "wholesale",
+        "PAID · FULFILLED",
+        "UPS",
+        'href="https://www.ups.com/track?tracknum=1Z999AA10123456784"',
+        "1Z999AA10123456784",
+        "Imported from a webhook",
+        "<details",
+        "&quot;gid://shopify/Order/1&quot;",
+    ):
         assert text in body, text
     assert 'class="pill pill-shipped"' in body
 
 
 def test_detail_timeline_is_newest_first_with_outcomes(client_in, shopify_channel):
     order = make_order(shopify_channel, source_updated_at=datetime(2026, 11, 1, tzinfo=UTC))
-    make_order(shopify_channel, external_id=order.external_id, number=order.number,
-               source_updated_at=datetime(2026, 11, 2, tzinfo=UTC))
-    make_order(shopify_channel, external_id=order.external_id, number=order.number,
-               source_updated_at=datetime(2026, 10, 1, tzinfo=UTC))
+    make_order(
+        shopify_channel,
+        external_id=order.external_id,
+        number=order.number,
+        source_updated_at=datetime(2026, 11, 2, tzinfo=UTC),
+    )
+    make_order(
+        shopify_channel,
+        external_id=order.external_id,
+        number=order.number,
+        source_updated_at=datetime(2026, 10, 1, tzinfo=UTC),
+    )
     events = client_in.get(order.get_absolute_url()).context["events"]
     assert [e.kind for e in events] == ["stale_ignored", "updated", "imported"]
     body = client_in.get(order.get_absolute_url()).content.decode()
-    assert body.index("Ignored an older update") < body.index("Updated from a webhook") < body.index(
-        "Imported from a webhook")
+    assert (
+        body.index("Ignored an older update")
+        < body.index("Updated from a webhook")
+        < body.index("Imported from a webhook")
+    )
     assert "tl-skipped" in body and "tl-success" in body
 
 
@@ -213,8 +279,14 @@ def test_sync_with_htmx_returns_a_polling_timeline(client_in, shopify_channel):
 
 def test_sync_ends_with_an_update_from_the_channel(client_in, shopify_channel, run_tasks, mocked_responses):
     node = shopify_order_node(0)
-    order = make_order(shopify_channel, external_id=node["legacyResourceId"], number=node["name"], status="pending",
-                       payment_status="pending", source_updated_at=datetime(2026, 11, 20, 13, 0, tzinfo=UTC))
+    order = make_order(
+        shopify_channel,
+        external_id=node["legacyResourceId"],
+        number=node["name"],
+        status="pending",
+        payment_status="pending",
+        source_updated_at=datetime(2026, 11, 20, 13, 0, tzinfo=UTC),
+    )
     mocked_responses.post(GRAPHQL_URL, json={"data": {"nodes": [node]}})
     with run_tasks():
         response = client_in.post(reverse("orders:sync", args=[order.pk]), **HTMX)
@@ -235,8 +307,7 @@ def test_sync_ends_with_an_update_from_the_channel(client_in, shopify_channel, r
     assert 'id="order-items" hx-swap-oob="true"' in body and "TSHIRT-M-BLK" in body
 
 
-def test_sync_of_an_order_the_channel_lost_shows_not_found(client_in, shopify_channel, run_tasks,
-                                                           mocked_responses):
+def test_sync_of_an_order_the_channel_lost_shows_not_found(client_in, shopify_channel, run_tasks, mocked_responses):
     order = make_order(shopify_channel, external_id="5550009999999")
     mocked_responses.post(GRAPHQL_URL, json={"data": {"nodes": [None]}})
     with run_tasks():
@@ -260,8 +331,7 @@ def test_bulk_resync_starts_one_run_per_channel(client_in, shopify_channel, seco
     a = make_orders(shopify_channel, 3)
     b = make_orders(second_channel, 2)
     back = reverse("orders:list") + "?status=accepted"
-    response = client_in.post(reverse("orders:resync"),
-                              {"order_ids": [o.pk for o in a + b], "next": back})
+    response = client_in.post(reverse("orders:resync"), {"order_ids": [o.pk for o in a + b], "next": back})
     assert response.status_code == 302 and response["Location"] == back
     runs = SyncRun.objects.filter(kind=SyncRun.Kind.RESYNC)
     assert {(r.channel_id, r.total) for r in runs} == {(shopify_channel.pk, 3), (second_channel.pk, 2)}
@@ -289,8 +359,11 @@ def test_bulk_resync_with_htmx_shows_progress_that_polls(client_in, shopify_chan
 
 def test_bulk_resync_runs_to_completion(client_in, shopify_channel, run_tasks, mocked_responses):
     node = shopify_order_node(0)
-    order = make_order(shopify_channel, external_id=node["legacyResourceId"],
-                       source_updated_at=datetime(2026, 11, 20, 13, 0, tzinfo=UTC))
+    order = make_order(
+        shopify_channel,
+        external_id=node["legacyResourceId"],
+        source_updated_at=datetime(2026, 11, 20, 13, 0, tzinfo=UTC),
+    )
     mocked_responses.post(GRAPHQL_URL, json={"data": {"nodes": [node]}})
     with run_tasks():
         client_in.post(reverse("orders:resync"), {"order_ids": [order.pk]})
@@ -305,4 +378,3 @@ def test_bulk_resync_without_a_selection_says_so(client_in):
     htmx = client_in.post(reverse("orders:resync"), {"order_ids": ["x"]}, **HTMX).content.decode()
     assert "Invalid selection." in htmx
     assert not SyncRun.objects.exists()
-

@@ -53,8 +53,9 @@ class Command(BaseCommand):
                 raise CommandError(f"Port {busy} is already in use; pass --port/--sandbox-port")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
-        user, _ = get_user_model().objects.get_or_create(username="admin", defaults={"is_staff": True,
-                                                                                     "is_superuser": True})
+        user, _ = get_user_model().objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True}
+        )
         user.set_password(password)
         user.is_staff = user.is_superuser = True
         user.save()
@@ -65,18 +66,56 @@ class Command(BaseCommand):
         manage = str(settings.BASE_DIR / "manage.py")
         env = {**os.environ, "FENICIA_PUBLIC_URL": f"http://127.0.0.1:{port}"}
         processes = {
-            "web": subprocess.Popen([python, "-m", "gunicorn", "fenicia.wsgi", "--bind", f"127.0.0.1:{port}",
-                                     "--workers", "2", "--threads", "4", "--access-logfile", "-", "--log-level",
-                                     "warning"], env=env, cwd=settings.BASE_DIR),
+            "web": subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "fenicia.wsgi",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--access-logfile",
+                    "-",
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                cwd=settings.BASE_DIR,
+            ),
             "worker": subprocess.Popen([python, manage, "qcluster"], env=env, cwd=settings.BASE_DIR),
         }
         if not wait_for_port(port):
             self._stop(processes)
             raise CommandError("The web server did not start")
         processes["sandbox"] = subprocess.Popen(
-            [python, manage, "sandbox", "--port", str(sandbox_port), "--shop", SHOP, "--token", TOKEN,
-             "--webhook-secret", WEBHOOK_SECRET, "--webhook-url", webhook_url, "--orders", str(orders),
-             "--interval", str(interval), "--seed", "7"], env=env, cwd=settings.BASE_DIR)
+            [
+                python,
+                manage,
+                "sandbox",
+                "--port",
+                str(sandbox_port),
+                "--shop",
+                SHOP,
+                "--token",
+                TOKEN,
+                "--webhook-secret",
+                WEBHOOK_SECRET,
+                "--webhook-url",
+                webhook_url,
+                "--orders",
+                str(orders),
+                "--interval",
+                str(interval),
+                "--seed",
+                "7",
+            ],
+            env=env,
+            cwd=settings.BASE_DIR,
+        )
         if not wait_for_port(sandbox_port):
             self._stop(processes)
             raise CommandError("The sandbox marketplace did not start")
@@ -84,13 +123,16 @@ class Command(BaseCommand):
         from orders.sync import sync_run_start
 
         sync_run_start(channel=channel, kind=SyncRun.Kind.IMPORT)
-        self.stdout.write(self.style.SUCCESS(
-            "\nFenicia is running.\n"
-            f"  Open        http://127.0.0.1:{port}/\n"
-            f"  Log in as   admin / {password}\n"
-            f"  Sandbox     http://127.0.0.1:{sandbox_port}/ (Shopify API, new order every {interval:g}s)\n"
-            f"  API schema  http://127.0.0.1:{port}/api/schema/\n"
-            "Press Ctrl-C to stop.\n"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                "\nFenicia is running.\n"
+                f"  Open        http://127.0.0.1:{port}/\n"
+                f"  Log in as   admin / {password}\n"
+                f"  Sandbox     http://127.0.0.1:{sandbox_port}/ (Shopify API, new order every {interval:g}s)\n"
+                f"  API schema  http://127.0.0.1:{port}/api/schema/\n"
+                "Press Ctrl-C to stop.\n"
+            )
+        )
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
         try:
             while all(p.poll() is None for p in processes.values()):
@@ -103,8 +145,11 @@ class Command(BaseCommand):
             self._stop(processes)
 
     def _channel(self, sandbox_port: int) -> Channel:
-        values = {"api_base_url": f"http://127.0.0.1:{sandbox_port}",
-                  "credentials": {"shop": SHOP, "access_token": TOKEN}, "webhook_secret": WEBHOOK_SECRET}
+        values = {
+            "api_base_url": f"http://127.0.0.1:{sandbox_port}",
+            "credentials": {"shop": SHOP, "access_token": TOKEN},
+            "webhook_secret": WEBHOOK_SECRET,
+        }
         channel = Channel.objects.filter(name=CHANNEL_NAME, kind="shopify").first()
         if channel is None:
             return channel_create(kind="shopify", name=CHANNEL_NAME, poll_interval_minutes=5, **values)

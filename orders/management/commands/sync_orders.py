@@ -44,8 +44,12 @@ class Command(BaseCommand):
             raise CommandError(f"No channel with id {channel}") from None
         if order:
             return self._one(channel_obj, order)
-        run = sync_run_start(channel=channel_obj, kind=SyncRun.Kind.IMPORT,
-                             since=parse_since(since) if since else None, enqueue_first=False)
+        run = sync_run_start(
+            channel=channel_obj,
+            kind=SyncRun.Kind.IMPORT,
+            since=parse_since(since) if since else None,
+            enqueue_first=False,
+        )
         with tqdm(total=None, unit="order", disable=no_progress, desc=channel_obj.name) as bar:
             done = False
             while not done:
@@ -58,9 +62,12 @@ class Command(BaseCommand):
                     raise CommandError(f"Run {run.pk} failed: {run.error}")
                 if not done and run.status == SyncRun.Status.RUNNING and run.step_retries:
                     raise CommandError(f"Run {run.pk} hit a transient error and will retry in the worker: {run.error}")
-        self.stdout.write(self.style.SUCCESS(
-            f"Run {run.pk}: {run.processed} orders read, {run.created_count} new, {run.updated_count} updated, "
-            f"{run.stale_count} older updates ignored, in {run.steps} steps."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Run {run.pk}: {run.processed} orders read, {run.created_count} new, {run.updated_count} updated, "
+                f"{run.stale_count} older updates ignored, in {run.steps} steps."
+            )
+        )
 
     def _one(self, channel: Channel, external_id: str) -> None:
         held = Order.objects.filter(channel=channel, external_id=external_id).first()

@@ -68,7 +68,9 @@ class TestListingOrders:
         mocked_responses.post(GRAPHQL_URL, json=load_fixture("shopify/graphql_orders_page.json"))
         make_adapter().list_orders(
             updated_since=datetime(2026, 11, 20, 10, tzinfo=UTC),
-            updated_until=datetime(2026, 11, 20, 12, tzinfo=UTC), cursor="abc", limit=500,
+            updated_until=datetime(2026, 11, 20, 12, tzinfo=UTC),
+            cursor="abc",
+            limit=500,
         )
         request = mocked_responses.calls[0].request
         sent = json.loads(request.body)
@@ -88,18 +90,34 @@ class TestListingOrders:
     def test_it_fetches_the_rest_of_the_lines_of_a_long_order(self, mocked_responses):
         node = page_node(0)
         node["lineItems"]["pageInfo"] = {"hasNextPage": True, "endCursor": "c1"}
-        more = {"data": {"order": {"lineItems": {
-            "pageInfo": {"hasNextPage": False, "endCursor": "c2"},
-            "nodes": [{"id": "gid://shopify/LineItem/950", "sku": "MUG-WHT", "title": "Mug", "variantTitle": None,
-                       "quantity": 1, "currentQuantity": 1,
-                       "originalUnitPriceSet": {"shopMoney": {"amount": "9.5", "currencyCode": "USD"}}}],
-        }}}}
+        more = {
+            "data": {
+                "order": {
+                    "lineItems": {
+                        "pageInfo": {"hasNextPage": False, "endCursor": "c2"},
+                        "nodes": [
+                            {
+                                "id": "gid://shopify/LineItem/950",
+                                "sku": "MUG-WHT",
+                                "title": "Mug",
+                                "variantTitle": None,
+                                "quantity": 1,
+                                "currentQuantity": 1,
+                                "originalUnitPriceSet": {"shopMoney": {"amount": "9.5", "currencyCode": "USD"}},
+                            }
+                        ],
+                    }
+                }
+            }
+        }
         mocked_responses.post(GRAPHQL_URL, json={"data": {"nodes": [node]}})
         mocked_responses.post(GRAPHQL_URL, json=more)
         order = make_adapter().fetch_order("5550001112223")
         assert [line.sku for line in order.lines] == ["TSHIRT-M-BLK", "MUG-WHT"]
         assert json.loads(mocked_responses.calls[1].request.body)["variables"] == {
-            "id": "gid://shopify/Order/5550001112223", "after": "c1"}
+            "id": "gid://shopify/Order/5550001112223",
+            "after": "c1",
+        }
 
     def test_it_counts_orders_in_a_window(self, mocked_responses):
         mocked_responses.post(GRAPHQL_URL, json={"data": {"ordersCount": {"count": 1234, "precision": "EXACT"}}})
@@ -151,8 +169,11 @@ class TestErrors:
         assert len(mocked_responses.calls) == 3
 
     def test_401_is_auth_expired_and_not_retried(self, mocked_responses):
-        mocked_responses.post(GRAPHQL_URL, status=401, json={
-            "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})
+        mocked_responses.post(
+            GRAPHQL_URL,
+            status=401,
+            json={"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"},
+        )
         with pytest.raises(AuthExpired):
             make_adapter().fetch_order("1")
         assert len(mocked_responses.calls) == 1
@@ -165,8 +186,14 @@ class TestErrors:
             make_adapter().fetch_order("1")
 
     def test_graphql_query_errors_are_invalid_data(self, mocked_responses):
-        mocked_responses.post(GRAPHQL_URL, json={"errors": [{"message": "Field 'foo' doesn't exist on type 'Order'",
-                                                            "extensions": {"code": "undefinedField"}}]})
+        mocked_responses.post(
+            GRAPHQL_URL,
+            json={
+                "errors": [
+                    {"message": "Field 'foo' doesn't exist on type 'Order'", "extensions": {"code": "undefinedField"}}
+                ]
+            },
+        )
         with pytest.raises(InvalidData, match="doesn't exist"):
             make_adapter().fetch_order("1")
         assert len(mocked_responses.calls) == 1
@@ -183,33 +210,60 @@ class TestWebhooks:
 
     def test_rest_and_graphql_shapes_normalise_to_the_same_order(self):
         adapter = make_adapter()
-        rest = adapter.parse_webhook(headers={"X-Shopify-Topic": "orders/create"},
-                                     body=fixture_bytes("shopify/webhook_orders_create.json")).order
+        rest = adapter.parse_webhook(
+            headers={"X-Shopify-Topic": "orders/create"}, body=fixture_bytes("shopify/webhook_orders_create.json")
+        ).order
         graphql = adapter.normalize_graphql_order(page_node(0))
-        for name in ("external_id", "number", "status", "payment_status", "currency", "total", "subtotal",
-                     "shipping_total", "customer_name", "customer_email", "notes", "tags", "source_updated_at",
-                     "placed_at"):
+        for name in (
+            "external_id",
+            "number",
+            "status",
+            "payment_status",
+            "currency",
+            "total",
+            "subtotal",
+            "shipping_total",
+            "customer_name",
+            "customer_email",
+            "notes",
+            "tags",
+            "source_updated_at",
+            "placed_at",
+        ):
             assert getattr(rest, name) == getattr(graphql, name), name
         assert rest.shipping_address == graphql.shipping_address
-        assert [(li.sku, li.quantity, li.unit_price, li.variant) for li in rest.lines] == \
-            [(li.sku, li.quantity, li.unit_price, li.variant) for li in graphql.lines]
+        assert [(li.sku, li.quantity, li.unit_price, li.variant) for li in rest.lines] == [
+            (li.sku, li.quantity, li.unit_price, li.variant) for li in graphql.lines
+        ]
 
     def test_cancelled_orders_are_cancelled_whatever_else_they_say(self):
         data = load_fixture("shopify/webhook_orders_create.json")
         data.update(cancelled_at="2026-11-21T09:00:00-03:00", cancel_reason="customer", financial_status="voided")
-        order = make_adapter().parse_webhook(headers={"X-Shopify-Topic": "orders/cancelled"},
-                                             body=json.dumps(data).encode()).order
+        order = (
+            make_adapter()
+            .parse_webhook(headers={"X-Shopify-Topic": "orders/cancelled"}, body=json.dumps(data).encode())
+            .order
+        )
         assert order.status == "cancelled" and order.payment_status == "refunded"
         assert "CANCELLED" in order.channel_status and "VOIDED" in order.channel_status
 
     def test_per_channel_status_mappings_override_the_defaults(self):
-        adapter = ShopifyAdapter(ChannelConnection(
-            channel_id=1, kind="shopify", credentials={"shop": "x", "access_token": "t"},
-            status_mappings={"payment_status": {"VOIDED": "pending"}, "order_status": {"PARTIALLY_FULFILLED": "shipped"}},
-        ))
+        adapter = ShopifyAdapter(
+            ChannelConnection(
+                channel_id=1,
+                kind="shopify",
+                credentials={"shop": "x", "access_token": "t"},
+                status_mappings={
+                    "payment_status": {"VOIDED": "pending"},
+                    "order_status": {"PARTIALLY_FULFILLED": "shipped"},
+                },
+            )
+        )
         data = load_fixture("shopify/webhook_orders_create.json")
         data.update(financial_status="voided", fulfillment_status="partial")
-        order = adapter.parse_webhook(headers={"X-Shopify-Topic": "orders/updated"}, body=json.dumps(data).encode()).order
+        order = adapter.parse_webhook(
+            headers={"X-Shopify-Topic": "orders/updated"}, body=json.dumps(data).encode()
+        ).order
         assert (order.status, order.payment_status) == ("shipped", "pending")
 
     def test_malformed_bodies_raise_invalid_payload(self):
@@ -232,16 +286,28 @@ class TestWebhooks:
 class TestTokens:
     @responses.activate
     def test_refresh_rotates_the_refresh_token(self):
-        responses.post("https://test-shop.myshopify.com/admin/oauth/access_token", json={
-            "access_token": "shpat_new", "expires_in": 3600, "refresh_token": "shprt_new",
-            "refresh_token_expires_in": 7776000, "scope": "read_orders,write_orders"})
-        adapter = make_adapter(refresh_token="shprt_old", client_id="cid", client_secret="csec",
-                               expires_at="2026-11-23T00:00:00+00:00")
+        responses.post(
+            "https://test-shop.myshopify.com/admin/oauth/access_token",
+            json={
+                "access_token": "shpat_new",
+                "expires_in": 3600,
+                "refresh_token": "shprt_new",
+                "refresh_token_expires_in": 7776000,
+                "scope": "read_orders,write_orders",
+            },
+        )
+        adapter = make_adapter(
+            refresh_token="shprt_old", client_id="cid", client_secret="csec", expires_at="2026-11-23T00:00:00+00:00"
+        )
         assert adapter.credentials_expiring(within=__import__("datetime").timedelta(minutes=5))
         refreshed = adapter.refresh_credentials()
         sent = json.loads(responses.calls[0].request.body)
-        assert sent == {"client_id": "cid", "client_secret": "csec", "grant_type": "refresh_token",
-                        "refresh_token": "shprt_old"}
+        assert sent == {
+            "client_id": "cid",
+            "client_secret": "csec",
+            "grant_type": "refresh_token",
+            "refresh_token": "shprt_old",
+        }
         assert refreshed.credentials["access_token"] == "shpat_new"
         assert refreshed.credentials["refresh_token"] == "shprt_new"
 

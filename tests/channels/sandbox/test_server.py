@@ -28,8 +28,14 @@ T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def server():
     with SandboxServer(seed=42) as server:
-        server.state.add_shop(SHOP, token=TOKEN, webhook_secret=SECRET, client_id="cid", client_secret="csecret",
-                              refresh_token="shprt_first")
+        server.state.add_shop(
+            SHOP,
+            token=TOKEN,
+            webhook_secret=SECRET,
+            client_id="cid",
+            client_secret="csecret",
+            refresh_token="shprt_first",
+        )
         yield server
 
 
@@ -40,8 +46,12 @@ def recorder():
 
 
 def gql(server, query, variables=None, *, token=TOKEN, timeout=5.0):
-    return requests.post(server.url + GRAPHQL, json={"query": query, "variables": variables or {}},
-                         headers={"X-Shopify-Access-Token": token}, timeout=timeout)
+    return requests.post(
+        server.url + GRAPHQL,
+        json={"query": query, "variables": variables or {}},
+        headers={"X-Shopify-Access-Token": token},
+        timeout=timeout,
+    )
 
 
 def control(server, method, path, body=None):
@@ -81,8 +91,12 @@ def test_a_revoked_token_is_refused(server):
 
 def test_refresh_rotates_the_token_pair(server):
     url = server.url + "/admin/oauth/access_token"
-    grant = {"client_id": "cid", "client_secret": "csecret", "grant_type": "refresh_token",
-             "refresh_token": "shprt_first"}
+    grant = {
+        "client_id": "cid",
+        "client_secret": "csecret",
+        "grant_type": "refresh_token",
+        "refresh_token": "shprt_first",
+    }
     first = requests.post(url, json=grant, timeout=5)
     assert first.status_code == 200
     body = first.json()
@@ -103,7 +117,8 @@ def test_refreshed_access_tokens_expire_after_an_hour():
     with SandboxServer(clock=lambda: now[0]) as server:
         server.state.add_shop(SHOP, token=TOKEN, client_id="cid", client_secret="s", refresh_token="shprt_1")
         status, body = server.state.refresh_access_token(
-            {"client_id": "cid", "client_secret": "s", "grant_type": "refresh_token", "refresh_token": "shprt_1"})
+            {"client_id": "cid", "client_secret": "s", "grant_type": "refresh_token", "refresh_token": "shprt_1"}
+        )
         assert status == 200
         assert gql(server, COUNT_ORDERS, token=body["access_token"]).status_code == 200
         now[0] = T0 + timedelta(seconds=3601)
@@ -131,7 +146,10 @@ def test_it_honours_the_search_window_the_adapter_builds(server):
     query = "updated_at:>='2026-11-20T10:00:00Z' AND updated_at:<='2026-11-20T12:00:00Z'"
     nodes, _ = all_pages(server, {"first": 10, "query": query})
     assert sorted({n["updatedAt"] for n in nodes}) == [
-        "2026-11-20T10:00:00Z", "2026-11-20T11:00:00Z", "2026-11-20T12:00:00Z"]
+        "2026-11-20T10:00:00Z",
+        "2026-11-20T11:00:00Z",
+        "2026-11-20T12:00:00Z",
+    ]
     assert len(nodes) == 6
     count = gql(server, COUNT_ORDERS, {"query": query}).json()["data"]["ordersCount"]
     assert count == {"count": 6, "precision": "EXACT"}
@@ -185,8 +203,14 @@ def test_the_order_node_has_exactly_the_fragments_fields(server):
 
 
 def test_money_is_rendered_as_shopify_decimals(server):
-    (order,) = server.state.create_orders(SHOP, 1, lines=[{"sku": "MUG-WHT", "quantity": 2, "price": "12.50"}],
-                                          discount="0", shipping_price="10", tax_rate="0")
+    (order,) = server.state.create_orders(
+        SHOP,
+        1,
+        lines=[{"sku": "MUG-WHT", "quantity": 2, "price": "12.50"}],
+        discount="0",
+        shipping_price="10",
+        tax_rate="0",
+    )
     node = gql(server, GET_ORDERS, {"ids": [gid(order)]}).json()["data"]["nodes"][0]
     assert node["subtotalPriceSet"]["shopMoney"] == {"amount": "25.0", "currencyCode": "USD"}
     assert node["totalPriceSet"]["shopMoney"]["amount"] == "35.0"
@@ -203,8 +227,10 @@ def test_aliases_edges_and_reverse_paging_work_like_graphql(server):
       }
     }"""
     first = gql(server, query).json()["data"]["newest"]
-    assert [e["node"] for e in first["edges"]] == [{"__typename": "Order", "when": "2026-11-20T09:04:00Z"},
-                                                   {"__typename": "Order", "when": "2026-11-20T09:03:00Z"}]
+    assert [e["node"] for e in first["edges"]] == [
+        {"__typename": "Order", "when": "2026-11-20T09:04:00Z"},
+        {"__typename": "Order", "when": "2026-11-20T09:03:00Z"},
+    ]
     second = gql(server, query, {"after": first["edges"][-1]["cursor"]}).json()["data"]["newest"]
     assert [e["node"]["when"][11:16] for e in second["edges"]] == ["09:02", "09:01"]
     assert second["pageInfo"]["hasNextPage"]
@@ -441,8 +467,9 @@ def test_generated_orders_look_like_a_shop():
 def test_updates_walk_an_order_through_its_life(server):
     (order,) = server.state.create_orders(SHOP, 1, financial_status="authorized", lines=2)
     paid = server.state.update_order(SHOP, order["id"], financial_status="paid")
-    shipped = server.state.update_order(SHOP, order["id"], add_fulfillment={
-        "tracking_company": "UPS", "tracking_number": "1Z999AA10123456784"})
+    shipped = server.state.update_order(
+        SHOP, order["id"], add_fulfillment={"tracking_company": "UPS", "tracking_number": "1Z999AA10123456784"}
+    )
     delivered = server.state.update_order(SHOP, order["id"], delivered=True)
     stamps = [o["updated_at"] for o in (order, paid, shipped, delivered)]
     assert stamps == sorted(stamps) and len(set(stamps)) == 4
@@ -501,7 +528,9 @@ def test_control_endpoints_drive_the_sandbox(server, recorder):
     log = control(server, "GET", "/_sandbox/requests").json()
     assert log["counts"]["total"] == 2 and log["counts"]["by_operation"] == {"FeniciaCountOrders": 2}
     assert [(r["operation"], r["status"]) for r in log["requests"]] == [
-        ("FeniciaCountOrders", 503), ("FeniciaCountOrders", 200)]
+        ("FeniciaCountOrders", 503),
+        ("FeniciaCountOrders", 200),
+    ]
 
     assert control(server, "GET", base + "/orders/999").status_code == 404
     assert control(server, "GET", "/_sandbox/shops/nope.myshopify.com/orders").status_code == 404
