@@ -160,16 +160,17 @@ def channel_refresh_credentials(*, channel_id: int, stale_access_token: str) -> 
         return True
 
 
-def channel_call(channel: Channel, call: Callable[[ChannelAdapter], T]) -> T:
+def channel_call(channel: Channel, call: Callable[[ChannelAdapter], T], **adapter_options: Any) -> T:
     """Run `call` with a ready adapter: refresh an expiring token first, and on an auth failure
-    refresh once and try again; if that fails too, the channel needs reconnecting."""
-    adapter = adapter_for(channel)
+    refresh once and try again; if that fails too, the channel needs reconnecting.
+    `adapter_options` go to the adapter (e.g. an HttpClient with a single attempt)."""
+    adapter = adapter_for(channel, **adapter_options)
     if adapter.credentials_expiring(within=TOKEN_REFRESH_MARGIN):
         channel_refresh_credentials(
             channel_id=channel.pk, stale_access_token=channel.credentials.get("access_token", "")
         )
         channel.refresh_from_db(fields=["credentials"])
-        adapter = adapter_for(channel)
+        adapter = adapter_for(channel, **adapter_options)
     try:
         return call(adapter)
     except AuthExpired:
@@ -184,7 +185,7 @@ def channel_call(channel: Channel, call: Callable[[ChannelAdapter], T]) -> T:
         if not refreshed:
             raise
         channel.refresh_from_db(fields=["credentials"])
-        return call(adapter_for(channel))
+        return call(adapter_for(channel, **adapter_options))
 
 
 @dataclass

@@ -22,6 +22,7 @@ ORDER_FIELDS = (
     "status",
     "channel_status",
     "payment_status",
+    "fulfillment_status",
     "currency",
     "subtotal",
     "shipping_total",
@@ -69,6 +70,7 @@ def _order_row(channel_id: int, order: NormalizedOrder, now) -> dict[str, Any]:
         last_synced_at=now,
         sync_state=SyncState.OK,
         sync_error="",
+        requires_shipment_sync=False,  # set on insert only: pushes, not syncs, decide it
         created_at=now,
         updated_at=now,
     )
@@ -164,23 +166,37 @@ def orders_upsert(
 
 
 def _replace_lines(rows: list[tuple], by_external_id: dict[str, NormalizedOrder]) -> None:
-    order_ids = [row[0] for row in rows]
-    OrderLine.objects.filter(order_id__in=order_ids).delete()
+    """Make each order's lines what the channel says, keeping line rows stable (upsert by the
+    channel's line id) so shipments made here keep pointing at the lines they carry."""
+    incoming = [
+        OrderLine(
+            order_id=row[0],
+            external_id=line.external_id or f"pos-{position}",
+            position=position,
+            sku=line.sku[:255],
+            title=line.title[:500],
+            variant=line.variant[:255],
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+        )
+        for row in rows
+        for position, line in enumerate(by_external_id[row[1]].lines)
+    ]
+    keep = {(line.order_id, line.external_id) for line in incoming}
+    gone = [
+        pk
+        for pk, order_id, external_id in OrderLine.objects.filter(order_id__in=[row[0] for row in rows]).values_list(
+            "pk", "order_id", "external_id"
+        )
+        if (order_id, external_id) not in keep
+    ]
+    if gone:
+        OrderLine.objects.filter(pk__in=gone).delete()
     OrderLine.objects.bulk_create(
-        [
-            OrderLine(
-                order_id=row[0],
-                external_id=line.external_id,
-                position=position,
-                sku=line.sku[:255],
-                title=line.title[:500],
-                variant=line.variant[:255],
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-            )
-            for row in rows
-            for position, line in enumerate(by_external_id[row[1]].lines)
-        ],
+        incoming,
+        update_conflicts=True,
+        unique_fields=["order", "external_id"],
+        update_fields=["position", "sku", "title", "variant", "quantity", "unit_price"],
         batch_size=500,
     )
 

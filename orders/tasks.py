@@ -1,6 +1,6 @@
 """django-q2 task functions: take ids, call one service. Safe to run twice."""
 
-from . import sync
+from . import actions, sync
 
 
 def drain_inbox(channel_id: int) -> int:
@@ -17,3 +17,11 @@ def sync_run_step(run_id: int) -> None:
 
 def sync_order(order_id: int, source: str = "manual") -> str:
     return sync.order_sync(order_id=order_id, source=source)
+
+
+def push_operation(operation_id: int) -> str:
+    return actions.operation_push(operation_id=operation_id)
+
+
+def push_operations(operation_ids: list[int]) -> dict[str, int]:
+    return actions.operations_push(operation_ids=operation_ids)

@@ -12,6 +12,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_python(code: str, **env) -> str:
+    """Run `code` with Fenicia's settings in a fresh interpreter, on a throwaway SQLite file
+    (the test database of the running suite isn't visible to another process)."""
+    env.setdefault("DATABASE_URL", "sqlite:////tmp/fenicia-settings-test.sqlite3")
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
