@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from .models import Order, OrderLine, SyncEvent, SyncState
+from .models import Order, OrderLine, Shipment, SyncEvent, SyncState
 
 
 @dataclass
@@ -19,6 +19,9 @@ class OrderFilters:
     errors: bool = False
     q: str = ""
     updated_since: datetime | None = None
+    # "pending": shipments made here that the channel hasn't accepted (queued or failed);
+    # "prepared": shipments the channel has accepted; "requires_sync": a push failed for good.
+    shipments: str = ""
 
 
 def order_list(filters: OrderFilters) -> QuerySet[Order]:
@@ -33,6 +36,14 @@ def order_list(filters: OrderFilters) -> QuerySet[Order]:
         qs = qs.filter(payment_status=filters.payment_status)
     if filters.errors:
         qs = qs.exclude(sync_state=SyncState.OK)
+    if filters.shipments == "pending":
+        qs = qs.filter(
+            Exists(Shipment.objects.filter(order=OuterRef("pk"), push_state__in=["pending", "failed"]))
+        )
+    elif filters.shipments == "prepared":
+        qs = qs.filter(Exists(Shipment.objects.filter(order=OuterRef("pk"), push_state="accepted")))
+    elif filters.shipments == "requires_sync":
+        qs = qs.filter(requires_shipment_sync=True)
     if filters.updated_since:
         qs = qs.filter(updated_at__gte=filters.updated_since)
     term = filters.q.strip()
