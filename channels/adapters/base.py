@@ -83,6 +83,7 @@ class NormalizedOrder:
     tags: list[str] = field(default_factory=list)
     lines: list[NormalizedLine] = field(default_factory=list)
     shipments: list[NormalizedShipment] = field(default_factory=list)
+    fulfillment_status: str = "unfulfilled"  # unfulfilled, partially_fulfilled, fulfilled
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,6 +104,70 @@ class WebhookParse:
     order: NormalizedOrder | None = None
     order_external_id: str = ""
     ignored_reason: str = ""
+
+
+@dataclass(frozen=True)
+class ShipmentPushLine:
+    line_external_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ShipmentPush:
+    """Mark shipped: a fulfilment of some lines, with tracking. `reference` is Fenicia's own
+    id for the shipment, for channels that can store it (idempotency)."""
+
+    order_external_id: str
+    lines: tuple[ShipmentPushLine, ...]
+    carrier: str = ""
+    tracking_number: str = ""
+    tracking_url: str = ""
+    notify_customer: bool = False
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class TrackingPush:
+    order_external_id: str
+    shipment_external_id: str
+    carrier: str = ""
+    tracking_number: str = ""
+    tracking_url: str = ""
+    notify_customer: bool = False
+
+
+@dataclass(frozen=True)
+class CancelPush:
+    order_external_id: str
+    reason: str = "other"  # customer, inventory, fraud, declined, staff, other
+    notify_customer: bool = False
+    restock: bool = True
+    staff_note: str = ""
+
+
+@dataclass
+class PushResult:
+    """What the channel now holds. `already_done` says the channel had it before this call
+    (a retry after a request that did reach it), so nothing new was created."""
+
+    external_id: str = ""
+    already_done: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StockItem:
+    """Available quantity of one SKU to set at a channel."""
+
+    sku: str
+    available: int
+
+
+@dataclass
+class StockPushResult:
+    sku: str
+    ok: bool
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,6 +218,18 @@ class ChannelAdapter(Protocol):
         """Exchange a refresh token for a new access token; None when the channel has no refresh."""
 
     def credentials_expiring(self, *, within: timedelta) -> bool: ...
+
+    # -- outbound: only for the capabilities the adapter declares ---------------------------
+    def push_shipment(self, push: ShipmentPush) -> PushResult:
+        """Create a fulfilment. Idempotent: first looks for one that already matches (same
+        tracking number, or the lines already fulfilled) and returns it with already_done."""
+
+    def push_tracking(self, push: TrackingPush) -> PushResult: ...
+
+    def cancel_order(self, push: CancelPush) -> PushResult:
+        """Cancel at the channel; an order already cancelled there is already_done."""
+
+    def push_stock(self, items: Sequence[StockItem]) -> list[StockPushResult]: ...
 
 
 class ChannelError(Exception):

@@ -16,7 +16,9 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -27,8 +29,10 @@ from django.utils.dateparse import parse_datetime
 from .. import http as channel_http  # module import: channels.http imports this package back
 from .base import (
     AuthExpired,
+    CancelPush,
     Capability,
     ChannelConnection,
+    ChannelError,
     InvalidData,
     InvalidPayload,
     NormalizedLine,
@@ -36,8 +40,14 @@ from .base import (
     NormalizedShipment,
     OrderNotFound,
     OrderPage,
+    PushResult,
     RateLimited,
     RefreshedToken,
+    ShipmentPush,
+    StockItem,
+    StockPushResult,
+    TrackingPush,
+    TransientError,
     WebhookParse,
 )
 
@@ -118,6 +128,118 @@ query FeniciaMoreLineItems($id: ID!, $after: String) {{
 }}
 """
 
+# -- outbound: what a push reads first, and the mutations ----------------------------------
+# One read answers every question a shipment push asks (cancelled? already there? which
+# fulfilment-order lines carry our lines?). Sized so its requested cost stays well under 1,000;
+# longer fulfilment orders and further fulfilment orders are paged with follow-up queries.
+FULFILLMENT_ORDERS_PER_PAGE = 5
+LINES_PER_FULFILLMENT_ORDER = 40
+FULFILLMENTS_READ = 10  # Order.fulfillments is a plain list: orders with more are not paged
+LINES_PER_FULFILLMENT = 20
+_FO_LINE = "id remainingQuantity totalQuantity lineItem { id }"
+_FULFILLMENT_ORDER = (
+    f"id status lineItems(first: {LINES_PER_FULFILLMENT_ORDER}) "
+    f"{{ pageInfo {{ hasNextPage endCursor }} nodes {{ {_FO_LINE} }} }}"
+)
+# order (1) + fulfilment orders (2 + 5 x (1 + 2 + 40 x 2)) + fulfilments (10 x (1 + 3 + 2 + 20 x 2))
+FULFILLMENT_STATE_COST = (
+    1
+    + (2 + FULFILLMENT_ORDERS_PER_PAGE * (1 + 2 + LINES_PER_FULFILLMENT_ORDER * 2))
+    + FULFILLMENTS_READ * (1 + TRACKING_PER_FULFILLMENT + 2 + LINES_PER_FULFILLMENT * 2)
+)
+FULFILLMENT_STATE = f"""
+query FeniciaFulfillmentState($id: ID!) {{
+  order(id: $id) {{
+    id legacyResourceId cancelledAt displayFulfillmentStatus
+    fulfillmentOrders(first: {FULFILLMENT_ORDERS_PER_PAGE}) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{ {_FULFILLMENT_ORDER} }}
+    }}
+    fulfillments(first: {FULFILLMENTS_READ}) {{
+      id status createdAt trackingInfo(first: {TRACKING_PER_FULFILLMENT}) {{ company number url }}
+      fulfillmentLineItems(first: {LINES_PER_FULFILLMENT}) {{
+        pageInfo {{ hasNextPage }}
+        nodes {{ quantity lineItem {{ id }} }}
+      }}
+    }}
+  }}
+}}
+"""
+MORE_FULFILLMENT_ORDERS = f"""
+query FeniciaMoreFulfillmentOrders($id: ID!, $after: String) {{
+  order(id: $id) {{
+    fulfillmentOrders(first: {FULFILLMENT_ORDERS_PER_PAGE}, after: $after) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{ {_FULFILLMENT_ORDER} }}
+    }}
+  }}
+}}
+"""
+MORE_FULFILLMENT_ORDER_LINES = f"""
+query FeniciaMoreFulfillmentOrderLines($id: ID!, $after: String) {{
+  fulfillmentOrder(id: $id) {{
+    lineItems(first: 100, after: $after) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ {_FO_LINE} }} }}
+  }}
+}}
+"""
+ORDER_CANCEL_STATE = """
+query FeniciaOrderCancelState($id: ID!) {
+  order(id: $id) { id legacyResourceId cancelledAt cancelReason }
+}
+"""
+_FULFILLMENT_RESULT = f"id status createdAt trackingInfo(first: {TRACKING_PER_FULFILLMENT}) {{ company number url }}"
+FULFILLMENT_CREATE = f"""
+mutation FeniciaFulfillmentCreate($fulfillment: FulfillmentInput!) {{
+  fulfillmentCreate(fulfillment: $fulfillment) {{
+    fulfillment {{ {_FULFILLMENT_RESULT} }}
+    userErrors {{ field message }}
+  }}
+}}
+"""
+FULFILLMENT_TRACKING_UPDATE = f"""
+mutation FeniciaFulfillmentTrackingUpdate(
+  $fulfillmentId: ID!, $trackingInfoInput: FulfillmentTrackingInput!, $notifyCustomer: Boolean
+) {{
+  fulfillmentTrackingInfoUpdate(
+    fulfillmentId: $fulfillmentId, trackingInfoInput: $trackingInfoInput, notifyCustomer: $notifyCustomer
+  ) {{
+    fulfillment {{ {_FULFILLMENT_RESULT} }}
+    userErrors {{ field message }}
+  }}
+}}
+"""
+# `refund: Boolean!` gave way to `refundMethod` in 2025-07 (deprecated, then optional).
+_ORDER_CANCEL = """
+mutation FeniciaOrderCancel(
+  $orderId: ID!, $reason: OrderCancelReason!, $restock: Boolean!, $notifyCustomer: Boolean, $staffNote: String,
+  %(declaration)s
+) {
+  orderCancel(
+    orderId: $orderId, reason: $reason, restock: $restock, notifyCustomer: $notifyCustomer, staffNote: $staffNote,
+    %(argument)s
+  ) {
+    job { id done }
+    orderCancelUserErrors { field message code }
+  }
+}
+"""
+ORDER_CANCEL = _ORDER_CANCEL % {
+    "declaration": "$refundMethod: OrderCancelRefundMethodInput",
+    "argument": "refundMethod: $refundMethod",
+}
+ORDER_CANCEL_BEFORE_2025_07 = _ORDER_CANCEL % {"declaration": "$refund: Boolean!", "argument": "refund: $refund"}
+REFUND_METHOD_SINCE = "2025-07"
+CANCEL_REASONS = {
+    "customer": "CUSTOMER",
+    "declined": "DECLINED",
+    "fraud": "FRAUD",
+    "inventory": "INVENTORY",
+    "other": "OTHER",
+    "staff": "STAFF",
+}
+FULFILLABLE_STATUSES = {"OPEN", "IN_PROGRESS"}
+DEAD_FULFILLMENT_STATUSES = {"CANCELLED", "ERROR", "FAILURE"}
+
 # Shopify vocabulary -> ours. Per-channel overrides live in Channel.status_mappings.
 PAYMENT_STATUS = {
     "PENDING": "pending",
@@ -138,6 +260,8 @@ REST_FULFILLMENT = {
     "fulfilled": "FULFILLED",
     "restocked": "RESTOCKED",
 }
+# displayFulfillmentStatus -> NormalizedOrder.fulfillment_status; anything else is unfulfilled.
+FULFILLMENT_STATUS = {"FULFILLED": "fulfilled", "PARTIALLY_FULFILLED": "partially_fulfilled"}
 
 
 def order_gid(external_id: str) -> str:
@@ -174,6 +298,19 @@ def _gid_tail(gid: str | None) -> str:
     return (gid or "").rsplit("/", 1)[-1]
 
 
+def fulfillment_gid(external_id: str) -> str:
+    return external_id if external_id.startswith("gid://") else f"gid://shopify/Fulfillment/{external_id}"
+
+
+@dataclass
+class _Plan:
+    """A shipment push worked out against what Shopify holds now: either a fulfilment that already
+    carries it (`existing`), or the FulfillmentInput lines to send."""
+
+    existing: str = ""
+    by_fulfillment_order: list[dict[str, Any]] | None = None
+
+
 def _address(data: Mapping[str, Any] | None) -> dict[str, Any]:
     if not data:
         return {}
@@ -198,7 +335,16 @@ def _address(data: Mapping[str, Any] | None) -> dict[str, Any]:
 
 class ShopifyAdapter:
     kind = "shopify"
-    capabilities = frozenset({Capability.WEBHOOKS, Capability.POLLING, Capability.FETCH_ONE})
+    capabilities = frozenset(
+        {
+            Capability.WEBHOOKS,
+            Capability.POLLING,
+            Capability.FETCH_ONE,
+            Capability.SHIP,
+            Capability.ADD_TRACKING,
+            Capability.CANCEL,
+        }
+    )
     poll_end_lag = timedelta(seconds=30)
     poll_overlap = timedelta(minutes=5)
     max_page_size = ORDERS_PER_PAGE
@@ -226,7 +372,9 @@ class ShopifyAdapter:
     def graphql_url(self) -> str:
         return f"{self.base_url}/admin/api/{self.api_version}/graphql.json"
 
-    def graphql(self, query: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+    def graphql(self, query: str, variables: Mapping[str, Any], *, retry: bool = True) -> dict[str, Any]:
+        """POST one operation; `retry=False` for a mutation that must not be re-sent blindly (a
+        dropped answer may hide one that took effect: the outbound methods re-read instead)."""
         token = self.credentials.get("access_token", "")
         if not token:
             raise AuthExpired("The channel has no access token")
@@ -236,6 +384,7 @@ class ShopifyAdapter:
             headers={"X-Shopify-Access-Token": token, "Content-Type": "application/json"},
             json={"query": query, "variables": dict(variables)},
             inspect=self._raise_for_graphql_errors,
+            retry=retry,
         )
         return response.json()["data"]
 
@@ -372,9 +521,10 @@ class ShopifyAdapter:
                 )
             live = [f for f in fulfillments if (f.get("status") or "").upper() not in ("CANCELLED", "ERROR", "FAILURE")]
             delivered = bool(live) and all((f.get("displayStatus") or "").upper() == "DELIVERED" for f in live)
+            fulfillment = (node.get("displayFulfillmentStatus") or "UNFULFILLED").upper()
             status, payment, channel_status = self._statuses(
                 financial=(node.get("displayFinancialStatus") or "PENDING").upper(),
-                fulfillment=(node.get("displayFulfillmentStatus") or "UNFULFILLED").upper(),
+                fulfillment=fulfillment,
                 cancelled=bool(node.get("cancelledAt")),
                 delivered=delivered,
             )
@@ -421,6 +571,7 @@ class ShopifyAdapter:
                 source_updated_at=_when(node["updatedAt"]),  # type: ignore[arg-type]
                 lines=lines,
                 shipments=shipments,
+                fulfillment_status=FULFILLMENT_STATUS.get(fulfillment, "unfulfilled"),
                 raw=dict(node),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -495,10 +646,282 @@ class ShopifyAdapter:
                 source_updated_at=_when(data["updated_at"]),  # type: ignore[arg-type]
                 lines=lines,
                 shipments=shipments,
+                fulfillment_status=FULFILLMENT_STATUS.get(fulfillment, "unfulfilled"),
                 raw=dict(data),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidPayload(f"Unexpected Shopify webhook order shape: {exc!r}") from exc
+
+    # -- outbound -------------------------------------------------------------------------
+    # A mutation is sent with retry=False: if its answer is lost (timeout, dropped connection,
+    # 5xx), it may still have taken effect, so the next attempt first re-reads the order and
+    # only sends again when Shopify doesn't hold the change. Attempts follow the HTTP client's.
+    def _attempts(self) -> int:
+        return max(1, int(getattr(self.http, "attempts", 1) or 1))
+
+    @staticmethod
+    def _wait_before_retry(attempt: int, error: ChannelError) -> None:
+        channel_http._sleep(channel_http.retry_wait(attempt, getattr(error, "retry_after", None)))
+
+    @staticmethod
+    def _user_errors(what: str, errors: list[dict[str, Any]]) -> InvalidData:
+        messages = "; ".join(e.get("message") or "" for e in errors)
+        return InvalidData(f"Shopify refused {what}: {messages}", status=200, details={"user_errors": errors})
+
+    def _fulfillment_state(self, order_external_id: str) -> dict[str, Any]:
+        """The order's cancellation, fulfilment orders (every page) and recent fulfilments."""
+        gid = order_gid(order_external_id)
+        order = self.graphql(FULFILLMENT_STATE, {"id": gid}).get("order")
+        if not order:
+            raise OrderNotFound(f"Shopify has no order {order_external_id}", status=404)
+        connection = order.get("fulfillmentOrders") or {}
+        nodes = list(connection.get("nodes") or [])
+        page = connection.get("pageInfo") or {}
+        while page.get("hasNextPage"):
+            more = self.graphql(MORE_FULFILLMENT_ORDERS, {"id": gid, "after": page.get("endCursor")})
+            connection = (more.get("order") or {}).get("fulfillmentOrders") or {}
+            nodes += connection.get("nodes") or []
+            page = connection.get("pageInfo") or {}
+        for fo in nodes:
+            lines = fo.setdefault("lineItems", {})
+            page = lines.get("pageInfo") or {}
+            while page.get("hasNextPage"):
+                more = self.graphql(MORE_FULFILLMENT_ORDER_LINES, {"id": fo["id"], "after": page.get("endCursor")})
+                connection = (more.get("fulfillmentOrder") or {}).get("lineItems") or {}
+                lines.setdefault("nodes", []).extend(connection.get("nodes") or [])
+                page = connection.get("pageInfo") or {}
+        order["fulfillmentOrders"] = {"nodes": nodes}
+        return order
+
+    @staticmethod
+    def _live_fulfillments(order: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Fulfilments that stand (not cancelled or failed), newest first."""
+        live = [
+            f
+            for f in order.get("fulfillments") or []
+            if f and (f.get("status") or "").upper() not in DEAD_FULFILLMENT_STATUSES
+        ]
+        # Same-second ties keep Shopify's order (oldest first), reversed.
+        ordered = sorted(enumerate(live), key=lambda pair: (pair[1].get("createdAt") or "", pair[0]), reverse=True)
+        return [f for _, f in ordered]
+
+    @staticmethod
+    def _fulfilled_lines(fulfillment: Mapping[str, Any]) -> dict[str, int]:
+        quantities: dict[str, int] = {}
+        for node in (fulfillment.get("fulfillmentLineItems") or {}).get("nodes") or []:
+            key = _gid_tail((node.get("lineItem") or {}).get("id"))
+            quantities[key] = quantities.get(key, 0) + int(node.get("quantity") or 0)
+        return quantities
+
+    def _plan_shipment(self, order: Mapping[str, Any], push: ShipmentPush, earlier: set[str] | None) -> _Plan:
+        """Compare the push with what Shopify holds. `earlier` is the fulfilment ids seen by this
+        call's first attempt: on a later attempt, a new fulfilment of exactly our lines is ours."""
+        live = self._live_fulfillments(order)
+        fulfillment_orders = (order.get("fulfillmentOrders") or {}).get("nodes") or []
+        wanted: dict[str, int] = {}
+        for line in push.lines:
+            key = _gid_tail(str(line.line_external_id))
+            if int(line.quantity) < 1:
+                raise InvalidData(f"Line item {key}: the quantity to ship must be at least 1, not {line.quantity}")
+            wanted[key] = wanted.get(key, 0) + int(line.quantity)
+        remaining: dict[str, int] = {}  # per line, in fulfilment orders that can be fulfilled now
+        held: dict[str, int] = {}  # per line, in fulfilment orders on hold, scheduled...
+        for fo in fulfillment_orders:
+            fulfillable = (fo.get("status") or "").upper() in FULFILLABLE_STATUSES
+            for item in (fo.get("lineItems") or {}).get("nodes") or []:
+                key = _gid_tail((item.get("lineItem") or {}).get("id"))
+                bucket = remaining if fulfillable else held
+                bucket[key] = bucket.get(key, 0) + int(item.get("remainingQuantity") or 0)
+        if not push.lines:  # no lines given: everything that is still to ship
+            wanted = {key: quantity for key, quantity in remaining.items() if quantity > 0}
+
+        # 1. Already there? The same tracking number on a live fulfilment...
+        number = push.tracking_number.strip()
+        if number:
+            for f in live:
+                if any((t.get("number") or "").strip() == number for t in f.get("trackingInfo") or []):
+                    return _Plan(existing=_gid_tail(f.get("id")))
+        shipped: dict[str, int] = {}
+        for f in live:
+            for key, quantity in self._fulfilled_lines(f).items():
+                shipped[key] = shipped.get(key, 0) + quantity
+        # ... or, without one, every line we ship already fully shipped.
+        if not number and live:
+            targets = wanted if push.lines else {key: 0 for key in shipped}
+            done = all(remaining.get(k, 0) + held.get(k, 0) == 0 and shipped.get(k, 0) > 0 for k in targets)
+            if targets and done:
+                mine = [f for f in live if set(self._fulfilled_lines(f)) & set(targets)]
+                return _Plan(existing=_gid_tail((mine or live)[0].get("id")))
+        # ... or (a retry within this call) a fulfilment that appeared since and carries exactly our lines.
+        if earlier is not None and wanted:
+            for f in live:
+                if _gid_tail(f.get("id")) not in earlier and self._fulfilled_lines(f) == wanted:
+                    return _Plan(existing=_gid_tail(f.get("id")))
+
+        if order.get("cancelledAt"):
+            raise InvalidData(
+                f"Shopify order {push.order_external_id} was cancelled at the channel; the shipment was not pushed",
+                details={"conflict": "cancelled", "cancelled_at": order.get("cancelledAt")},
+            )
+        if not wanted:
+            raise InvalidData(f"Shopify order {push.order_external_id} has nothing left to fulfil")
+
+        # 2. Spread each line over the fulfilment-order lines that still hold it.
+        plan: dict[str, dict[str, int]] = {}
+        left = {
+            item["id"]: int(item.get("remainingQuantity") or 0)
+            for fo in fulfillment_orders
+            for item in (fo.get("lineItems") or {}).get("nodes") or []
+        }
+        for key, quantity in wanted.items():
+            need = quantity
+            for fo in fulfillment_orders:
+                if (fo.get("status") or "").upper() not in FULFILLABLE_STATUSES:
+                    continue
+                for item in (fo.get("lineItems") or {}).get("nodes") or []:
+                    if need and _gid_tail((item.get("lineItem") or {}).get("id")) == key and left[item["id"]] > 0:
+                        take = min(need, left[item["id"]])
+                        left[item["id"]] -= take
+                        need -= take
+                        plan.setdefault(fo["id"], {})
+                        plan[fo["id"]][item["id"]] = plan[fo["id"]].get(item["id"], 0) + take
+            if need:
+                if key not in remaining and key not in held:
+                    raise InvalidData(f"Shopify order {push.order_external_id} has no line item {key} to fulfil")
+                message = (
+                    f"Line item {key}: asked to ship {quantity}, but only {quantity - need} "
+                    f"remain unfulfilled at Shopify"
+                )
+                if held.get(key):
+                    message += f" ({held[key]} more in fulfilment orders on hold, scheduled or closed)"
+                raise InvalidData(message, details={"line": key, "requested": quantity, "available": quantity - need})
+        return _Plan(
+            by_fulfillment_order=[
+                {
+                    "fulfillmentOrderId": fo_id,
+                    "fulfillmentOrderLineItems": [{"id": i, "quantity": q} for i, q in items.items()],
+                }
+                for fo_id, items in plan.items()
+            ]
+        )
+
+    def push_shipment(self, push: ShipmentPush) -> PushResult:
+        """Mark lines shipped with a `fulfillmentCreate` on the order's fulfilment orders.
+
+        Reads first: a live fulfilment with the same tracking number (or, without one, lines that
+        are all fully fulfilled already) is returned with already_done=True and nothing is sent.
+        Line ids are our NormalizedLine ids (numeric LineItem ids); their quantities are spread over
+        the open fulfilment orders that still hold them; no lines means everything left.
+        Raises InvalidData for an order cancelled at Shopify, more than remains, an unknown line,
+        or Shopify's userErrors; OrderNotFound; RateLimited/TransientError after the last attempt.
+        Returns the fulfilment's numeric id."""
+        earlier: set[str] | None = None
+        attempts = self._attempts()
+        for attempt in range(1, attempts + 1):
+            order = self._fulfillment_state(push.order_external_id)
+            plan = self._plan_shipment(order, push, earlier)
+            if plan.existing:
+                return PushResult(
+                    external_id=plan.existing,
+                    already_done=earlier is None,
+                    details={"confirmed_after": attempt - 1} if earlier is not None else {},
+                )
+            earlier = {_gid_tail(f.get("id")) for f in order.get("fulfillments") or [] if f}
+            fulfillment: dict[str, Any] = {
+                "lineItemsByFulfillmentOrder": plan.by_fulfillment_order,
+                "notifyCustomer": bool(push.notify_customer),
+            }
+            tracking = {"company": push.carrier, "number": push.tracking_number, "url": push.tracking_url}
+            if any(tracking.values()):
+                fulfillment["trackingInfo"] = {k: v for k, v in tracking.items() if v}
+            try:
+                data = self.graphql(FULFILLMENT_CREATE, {"fulfillment": fulfillment}, retry=False)
+            except (RateLimited, TransientError) as exc:
+                if attempt == attempts:
+                    raise
+                self._wait_before_retry(attempt, exc)
+                continue
+            payload = data.get("fulfillmentCreate") or {}
+            if payload.get("userErrors"):
+                raise self._user_errors("the fulfilment", payload["userErrors"])
+            created = payload.get("fulfillment")
+            if not created or not created.get("id"):
+                raise InvalidPayload("Shopify accepted the fulfilment but returned none")
+            return PushResult(
+                external_id=_gid_tail(created["id"]),
+                details={"status": (created.get("status") or "").lower(), "tracking": created.get("trackingInfo")},
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def push_tracking(self, push: TrackingPush) -> PushResult:
+        """Replace a fulfilment's tracking (`fulfillmentTrackingInfoUpdate`). Sending the same
+        tracking twice changes nothing, so this one is retried like a read."""
+        if not push.shipment_external_id:
+            raise InvalidData("The shipment has no Shopify fulfilment id to add tracking to")
+        tracking = {"company": push.carrier, "number": push.tracking_number, "url": push.tracking_url}
+        data = self.graphql(
+            FULFILLMENT_TRACKING_UPDATE,
+            {
+                "fulfillmentId": fulfillment_gid(push.shipment_external_id),
+                "trackingInfoInput": {k: v for k, v in tracking.items() if v},
+                "notifyCustomer": bool(push.notify_customer),
+            },
+        )
+        payload = data.get("fulfillmentTrackingInfoUpdate") or {}
+        if payload.get("userErrors"):
+            raise self._user_errors("the tracking update", payload["userErrors"])
+        updated = payload.get("fulfillment") or {}
+        return PushResult(
+            external_id=_gid_tail(updated.get("id")) or _gid_tail(push.shipment_external_id),
+            details={"tracking": updated.get("trackingInfo")},
+        )
+
+    def cancel_order(self, push: CancelPush) -> PushResult:
+        """Cancel with `orderCancel`: reason mapped to OrderCancelReason (unknown ones are OTHER),
+        restock, notifyCustomer and staffNote passed on. Nothing is refunded (`refundMethod:
+        {originalPaymentMethodsRefund: false}`; `refund: false` before 2025-07): money goes back
+        through Shopify's refund flow, where staff choose amounts; authorisations are voided by
+        Shopify anyway. An order already cancelled there is already_done. Shopify cancels
+        asynchronously: `details` carries the job. Raises InvalidData on orderCancelUserErrors."""
+        gid = order_gid(push.order_external_id)
+        if self.api_version >= REFUND_METHOD_SINCE or not self.api_version[:1].isdigit():
+            mutation, refund = ORDER_CANCEL, {"refundMethod": {"originalPaymentMethodsRefund": False}}
+        else:
+            mutation, refund = ORDER_CANCEL_BEFORE_2025_07, {"refund": False}
+        variables = {
+            "orderId": gid,
+            "reason": CANCEL_REASONS.get((push.reason or "other").lower(), "OTHER"),
+            "restock": bool(push.restock),
+            "notifyCustomer": bool(push.notify_customer),
+            "staffNote": push.staff_note or None,
+            **refund,
+        }
+        attempts = self._attempts()
+        for attempt in range(1, attempts + 1):
+            order = self.graphql(ORDER_CANCEL_STATE, {"id": gid}).get("order")
+            if not order:
+                raise OrderNotFound(f"Shopify has no order {push.order_external_id}", status=404)
+            external_id = str(order.get("legacyResourceId") or _gid_tail(order.get("id")))
+            if order.get("cancelledAt"):
+                return PushResult(
+                    external_id=external_id,
+                    already_done=attempt == 1,
+                    details={"cancelled_at": order["cancelledAt"], "cancel_reason": order.get("cancelReason")},
+                )
+            try:
+                data = self.graphql(mutation, variables, retry=False)
+            except (RateLimited, TransientError) as exc:
+                if attempt == attempts:
+                    raise
+                self._wait_before_retry(attempt, exc)
+                continue
+            payload = data.get("orderCancel") or {}
+            errors = payload.get("orderCancelUserErrors") or payload.get("userErrors")
+            if errors:
+                raise self._user_errors("the cancellation", errors)
+            job = payload.get("job") or {}
+            return PushResult(external_id=external_id, details={"job_id": job.get("id"), "job_done": job.get("done")})
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- webhooks -------------------------------------------------------------------------
     def verify_webhook(self, *, headers: Mapping[str, str], body: bytes) -> bool:
@@ -567,3 +990,162 @@ class ShopifyAdapter:
             ).isoformat()
         self.credentials = updated
         return RefreshedToken(credentials=updated)
+
+    # -- stock (inventory) -----------------------------------------------------------------
+    # Kept as one block at the end of the class: absolute quantities, so a repeated call is
+    # harmless, and from API 2026-04 on every call also carries an idempotency key.
+    capabilities = capabilities | {Capability.PUSH_STOCK}  # extends the set declared at the top
+    STOCK_BATCH = 100
+    STOCK_VARIANTS_PER_PAGE = 250
+    STOCK_IDEMPOTENCY_FROM = "2026-04"  # `@idempotent` and `changeFromQuantity` required from here
+    STOCK_VARIANTS_QUERY = """
+query FeniciaVariantsBySku($first: Int!, $after: String, $query: String!) {
+  productVariants(first: $first, after: $after, query: $query) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id sku inventoryItem { id tracked } }
+  }
+}
+"""
+    STOCK_LOCATIONS_QUERY = """
+query FeniciaLocations { locations(first: 1) { nodes { id name } } }
+"""
+    STOCK_SET_MUTATION = """
+mutation FeniciaSetInventory($input: InventorySetQuantitiesInput!, $idempotencyKey: String!) {
+  inventorySetQuantities(input: $input) @idempotent(key: $idempotencyKey) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+    STOCK_SET_MUTATION_LEGACY = """
+mutation FeniciaSetInventoryLegacy($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) {
+    inventoryAdjustmentGroup { id }
+    userErrors { code field message }
+  }
+}
+"""
+
+    def push_stock(self, items: Sequence[StockItem]) -> list[StockPushResult]:
+        """Set each SKU's `available` quantity at the stock location: the variants with that SKU
+        (productVariants, `sku:` search), the location from credentials `location_id` or the
+        shop's first location, then one inventorySetQuantities per batch. A SKU Shopify doesn't
+        know, an untracked item and a userError are that SKU's failure; transport and throttling
+        errors raise (the HTTP client has already retried them). Safe to repeat: the quantities
+        are absolute and, from 2026-04, each call carries an idempotency key."""
+        results: dict[str, StockPushResult] = {}
+        items = list(items)
+        for start in range(0, len(items), self.STOCK_BATCH):
+            batch = items[start : start + self.STOCK_BATCH]
+            results.update(self._push_stock_batch(batch))
+        return [results[item.sku] for item in items]
+
+    def stock_location_id(self) -> str:
+        configured = str(self.credentials.get("location_id") or "").strip()
+        if configured:
+            return configured if configured.startswith("gid://") else f"gid://shopify/Location/{configured}"
+        cached = getattr(self, "_stock_location", None)
+        if cached:
+            return cached
+        nodes = ((self.graphql(self.STOCK_LOCATIONS_QUERY, {}).get("locations") or {}).get("nodes")) or []
+        if not nodes:
+            raise InvalidData("The Shopify store has no active location to hold stock")
+        self._stock_location = nodes[0]["id"]
+        return self._stock_location
+
+    def _variants_by_sku(self, skus: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        query = " OR ".join('sku:"{}"'.format(s.replace("\\", "\\\\").replace('"', '\\"')) for s in skus)
+        wanted = set(skus)
+        found: dict[str, list[dict[str, Any]]] = {}
+        after = None
+        while True:
+            data = self.graphql(
+                self.STOCK_VARIANTS_QUERY, {"first": self.STOCK_VARIANTS_PER_PAGE, "after": after, "query": query}
+            )
+            connection = data.get("productVariants") or {}
+            for node in connection.get("nodes") or []:
+                sku = node.get("sku") or ""
+                if sku in wanted and node.get("inventoryItem"):  # the search is prefix/case-loose
+                    found.setdefault(sku, []).append(node)
+            page = connection.get("pageInfo") or {}
+            if not page.get("hasNextPage"):
+                return found
+            after = page.get("endCursor")
+
+    def _push_stock_batch(self, batch: Sequence[StockItem]) -> dict[str, StockPushResult]:
+        results: dict[str, StockPushResult] = {}
+        variants = self._variants_by_sku([item.sku for item in batch])
+        location = self.stock_location_id()
+        quantities: list[dict[str, Any]] = []
+        owners: list[str] = []  # quantities[i] belongs to owners[i]
+        for item in batch:
+            nodes = variants.get(item.sku) or []
+            if not nodes:
+                results[item.sku] = StockPushResult(item.sku, False, "No variant with this SKU at Shopify")
+                continue
+            tracked = [n for n in nodes if (n.get("inventoryItem") or {}).get("tracked", True)]
+            if not tracked:
+                results[item.sku] = StockPushResult(item.sku, False, "Shopify doesn't track inventory for this SKU")
+                continue
+            for node in tracked:
+                quantity = {"inventoryItemId": node["inventoryItem"]["id"], "locationId": location}
+                quantity["quantity"] = max(0, int(item.available))
+                if self.api_version >= self.STOCK_IDEMPOTENCY_FROM:
+                    quantity["changeFromQuantity"] = None  # explicit: set regardless of the current value
+                quantities.append(quantity)
+                owners.append(item.sku)
+        if not quantities:
+            return results
+        failed = self._set_quantities(quantities, owners)
+        if failed is None:  # nothing was applied because some items were refused: resend the rest once
+            failed = self._refused_items(quantities, owners, self._last_stock_errors)
+            keep = [i for i, owner in enumerate(owners) if owner not in failed]
+            if keep:
+                again = self._set_quantities([quantities[i] for i in keep], [owners[i] for i in keep])
+                if again is None:
+                    again = self._refused_items(
+                        [quantities[i] for i in keep], [owners[i] for i in keep], self._last_stock_errors
+                    )
+                    for owner in {owners[i] for i in keep}:
+                        again.setdefault(owner, "Not applied: Shopify refused the batch")
+                failed.update(again)
+        for sku in dict.fromkeys(owners):
+            quantity = next(q["quantity"] for q, owner in zip(quantities, owners, strict=True) if owner == sku)
+            if sku in failed:
+                results[sku] = StockPushResult(sku, False, failed[sku])
+            else:
+                results[sku] = StockPushResult(sku, True, f"available set to {quantity}")
+        return results
+
+    def _set_quantities(self, quantities: list[dict[str, Any]], owners: list[str]) -> dict[str, str] | None:
+        """One inventorySetQuantities call. Returns the SKUs refused (empty: all applied), or
+        None when Shopify applied nothing because of the refused ones (no adjustment group)."""
+        stock_input: dict[str, Any] = {"name": "available", "reason": "correction", "quantities": quantities}
+        stock_input["referenceDocumentUri"] = "gid://fenicia/InventorySync/stock-push"
+        if self.api_version >= self.STOCK_IDEMPOTENCY_FROM:
+            variables = {"input": stock_input, "idempotencyKey": str(uuid.uuid4())}
+            data = self.graphql(self.STOCK_SET_MUTATION, variables)
+        else:
+            stock_input["ignoreCompareQuantity"] = True
+            data = self.graphql(self.STOCK_SET_MUTATION_LEGACY, {"input": stock_input})
+        payload = data.get("inventorySetQuantities") or {}
+        errors = payload.get("userErrors") or []
+        self._last_stock_errors = errors
+        if errors and not payload.get("inventoryAdjustmentGroup"):
+            return None
+        return self._refused_items(quantities, owners, errors)
+
+    @staticmethod
+    def _refused_items(quantities: list[dict[str, Any]], owners: list[str], errors: list[dict]) -> dict[str, str]:
+        """SKU -> message for each userError that points at a quantity (field input.quantities.N);
+        an error about the input as a whole refuses every SKU of the call."""
+        failed: dict[str, str] = {}
+        for error in errors:
+            path = [str(p) for p in error.get("field") or []]
+            message = f"{error.get('code') or 'ERROR'}: {error.get('message') or 'refused'}"
+            if len(path) >= 3 and path[1] == "quantities" and path[2].isdigit() and int(path[2]) < len(owners):
+                failed.setdefault(owners[int(path[2])], message)
+            else:
+                for sku in owners:
+                    failed.setdefault(sku, message)
+        return failed

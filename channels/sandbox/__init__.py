@@ -20,6 +20,7 @@ from .state import (
     ShopState,
     UnknownOrder,
     UnknownShop,
+    UserError,
     WebhookEvent,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "ShopState",
     "UnknownOrder",
     "UnknownShop",
+    "UserError",
     "WebhookEvent",
     "WebhookRecorder",
 ]

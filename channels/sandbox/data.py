@@ -8,11 +8,15 @@ fulfilment status are derived, never stored twice, so the two shapes cannot disa
 
 from __future__ import annotations
 
+import base64
+import json
 import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+
+from .graphql import GraphQLError
 
 CENT = Decimal("0.01")
 
@@ -204,6 +208,45 @@ def fulfillment_status(order: Mapping[str, Any]) -> str | None:
     if all(done.get(line_id, 0) >= quantity for line_id, quantity in wanted.items()):
         return "fulfilled"
     return "partial"
+
+
+# Fulfilment orders are derived, never stored: the sandbox has one location, so an order has one
+# fulfilment order holding each line's quantity less what live fulfilments already carry. Their
+# ids are fixed offsets of the order's and lines' ids: stable, and distinct from the ids beside them
+# (a client that sends a LineItem id where a FulfillmentOrderLineItem id belongs is refused).
+FULFILLMENT_ORDER_OFFSET = 1_000_000_000_000
+FULFILLMENT_ORDER_LINE_OFFSET = 2_000_000_000_000
+LOCATION_ID = 61_000_000_000
+
+
+def fulfillment_orders(order: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """[{"id", "order_id", "status", "line_items": [{"id", "line_item_id", "total_quantity",
+    "remaining_quantity"}]}]; status in Shopify's FulfillmentOrderStatus vocabulary."""
+    done = fulfilled_quantities(order)
+    lines = [
+        {
+            "id": li["id"] + FULFILLMENT_ORDER_LINE_OFFSET,
+            "line_item_id": li["id"],
+            "total_quantity": li["current_quantity"],
+            "remaining_quantity": max(li["current_quantity"] - done.get(li["id"], 0), 0),
+        }
+        for li in sorted(order["line_items"], key=lambda li: li["id"])
+        if li["current_quantity"] > 0
+    ]
+    remaining = sum(fl["remaining_quantity"] for fl in lines)
+    if order["cancelled_at"] is not None or remaining == 0:
+        status = "CLOSED"
+    elif any(done.values()):
+        status = "IN_PROGRESS"
+    else:
+        status = "OPEN"
+    return [
+        {"id": order["id"] + FULFILLMENT_ORDER_OFFSET, "order_id": order["id"], "status": status, "line_items": lines}
+    ]
+
+
+def order_id_of_fulfillment_order(fulfillment_order_id: int) -> int:
+    return fulfillment_order_id - FULFILLMENT_ORDER_OFFSET
 
 
 # -- generation ------------------------------------------------------------------------------
@@ -525,7 +568,98 @@ def _fulfillment_node(order: Mapping[str, Any], index: int, f: Mapping[str, Any]
         "updatedAt": utc_z(f["updated_at"]),
         "deliveredAt": utc_z(f["updated_at"]) if f["shipment_status"] == "delivered" else None,
         "trackingInfo": lambda args: _first(tracking, args),
+        "fulfillmentLineItems": lambda args: _fulfillment_line_connection(order, f, args),
     }
+
+
+def _key_cursor(item: Mapping[str, Any]) -> str:
+    return base64.b64encode(json.dumps({"last_id": item["_key"]}).encode()).decode()
+
+
+def _key_uncursor(cursor: str) -> Any:
+    try:
+        return json.loads(base64.b64decode(cursor.encode(), validate=True))["last_id"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise GraphQLError(f"Invalid cursor: {cursor!r}", code="BAD_REQUEST") from exc
+
+
+def _fulfillment_line_connection(order: Mapping[str, Any], f: Mapping[str, Any], args: Mapping[str, Any]) -> dict:
+    done = fulfilled_quantities(order)
+    lines = {li["id"]: li for li in order["line_items"]}
+    items = [
+        {
+            "_key": line_id,
+            "_node": {
+                "__typename": "FulfillmentLineItem",
+                "id": gid("FulfillmentLineItem", f["id"] * 1000 + position),
+                "quantity": quantity,
+                "lineItem": _line_node(lines[line_id], order["currency"], done.get(line_id, 0)),
+            },
+        }
+        for position, (line_id, quantity) in enumerate(sorted(f["line_items"].items()), start=1)
+        if line_id in lines
+    ]
+    return _connection(items, args, "FulfillmentLineItem", _key_cursor, _key_uncursor)
+
+
+def graphql_fulfillment_node(order: Mapping[str, Any], fulfillment_id: int) -> dict[str, Any]:
+    """One of the order's fulfilments as the GraphQL `Fulfillment` (mutation payloads)."""
+    for index, f in enumerate(order["fulfillments"], start=1):
+        if f["id"] == fulfillment_id:
+            return _fulfillment_node(order, index, f)
+    raise KeyError(fulfillment_id)
+
+
+def graphql_fulfillment_order_node(order: Mapping[str, Any], fo: Mapping[str, Any]) -> dict[str, Any]:
+    """A derived fulfilment order (see `fulfillment_orders`) as the GraphQL `FulfillmentOrder`."""
+    done = fulfilled_quantities(order)
+    lines = {li["id"]: li for li in order["line_items"]}
+    open_ = fo["status"] in ("OPEN", "IN_PROGRESS")
+    items = [
+        {
+            "_key": fl["id"],
+            "_node": {
+                "__typename": "FulfillmentOrderLineItem",
+                "id": gid("FulfillmentOrderLineItem", fl["id"]),
+                "totalQuantity": fl["total_quantity"],
+                "remainingQuantity": fl["remaining_quantity"],
+                "sku": lines[fl["line_item_id"]]["sku"],
+                "productTitle": lines[fl["line_item_id"]]["title"],
+                "variantTitle": lines[fl["line_item_id"]]["variant_title"],
+                "requiresShipping": lines[fl["line_item_id"]]["requires_shipping"],
+                "lineItem": _line_node(lines[fl["line_item_id"]], order["currency"], done.get(fl["line_item_id"], 0)),
+            },
+        }
+        for fl in fo["line_items"]
+    ]
+    return {
+        "__typename": "FulfillmentOrder",
+        "id": gid("FulfillmentOrder", fo["id"]),
+        "status": fo["status"],
+        "requestStatus": "UNSUBMITTED",
+        "orderId": gid("Order", order["id"]),
+        "orderName": order["name"],
+        "createdAt": utc_z(order["created_at"]),
+        "updatedAt": utc_z(order["updated_at"]),
+        "assignedLocation": {
+            "__typename": "FulfillmentOrderAssignedLocation",
+            "name": "Sandbox Warehouse",
+            "location": {"__typename": "Location", "id": gid("Location", LOCATION_ID), "name": "Sandbox Warehouse"},
+        },
+        "supportedActions": [
+            {"__typename": "FulfillmentOrderSupportedAction", "action": action}
+            for action in (("CREATE_FULFILLMENT", "HOLD", "MOVE") if open_ else ())
+        ],
+        "lineItems": lambda args: _connection(items, args, "FulfillmentOrderLineItem", _key_cursor, _key_uncursor),
+    }
+
+
+def fulfillment_order_connection(order: Mapping[str, Any], args: Mapping[str, Any]) -> dict[str, Any]:
+    items = [
+        {"_key": fo["id"], "_node": (lambda fo=fo: graphql_fulfillment_order_node(order, fo))}
+        for fo in fulfillment_orders(order)
+    ]
+    return _connection(items, args, "FulfillmentOrder", _key_cursor, _key_uncursor)
 
 
 def _connection(

@@ -171,7 +171,17 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("Sandbox failed answering %s %s", self.command, path)
             status, response, headers = 500, {"errors": "Internal Server Error"}, {}
         log(status)
+        if fault is not None and fault.kind == "drop_after_processing":
+            self._hang_up()  # the call took effect; the client never hears so
+            return
         self._send(status, response, headers)
+
+    def _hang_up(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _parse_api_body(self, body: bytes) -> Any:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -192,6 +202,8 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.kind == "slow":
             stop.wait(fault.seconds)
             return False
+        if fault.kind == "drop_after_processing":
+            return False  # answered normally, then dropped by `_api`
         if fault.kind in ("drop", "timeout"):
             log(None)
             if fault.kind == "timeout":
@@ -301,6 +313,17 @@ def _clear_requests(server: SandboxServer, body: dict[str, Any]) -> tuple[int, A
     return 200, {"cleared": True}
 
 
+def _mutations(server: SandboxServer, body: dict[str, Any]) -> tuple[int, Any]:
+    return 200, {"mutations": server.state.mutations()}
+
+
+def _fulfillments(server: SandboxServer, body: dict[str, Any], shop: str, order_id: str) -> tuple[int, Any]:
+    return 200, {
+        "fulfillments": server.state.fulfillments(shop, order_id),
+        "fulfillment_orders": server.state.fulfillment_orders(shop, order_id),
+    }
+
+
 def _deliveries(server: SandboxServer, body: dict[str, Any]) -> tuple[int, Any]:
     with server.state.lock:
         return 200, {"deliveries": list(server.state.deliveries)}
@@ -404,6 +427,7 @@ CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
         ("GET", "/_sandbox/requests", _requests),
         ("DELETE", "/_sandbox/requests", _clear_requests),
         ("GET", "/_sandbox/deliveries", _deliveries),
+        ("GET", "/_sandbox/mutations", _mutations),
         ("GET", "/_sandbox/faults", _faults),
         ("POST", "/_sandbox/faults", _add_fault),
         ("DELETE", "/_sandbox/faults", _clear_faults),
@@ -411,6 +435,7 @@ CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
         ("GET", _SHOP + "/orders", _list_orders),
         ("POST", _SHOP + "/orders", _create_orders),
         ("GET", _ORDER, _get_order),
+        ("GET", _ORDER + "/fulfillments", _fulfillments),
         ("POST", _ORDER + "/update", _update_order),
         ("DELETE", _ORDER, _delete_order),
         ("POST", _ORDER + "/webhooks", _send_webhook),

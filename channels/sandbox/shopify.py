@@ -1,5 +1,6 @@
 """Shopify's Admin GraphQL API over the sandbox's orders: search syntax, cursors, the
-leaky-bucket cost limit, and the four operations Fenicia's adapter sends.
+leaky-bucket cost limit, and the operations Fenicia's adapter sends (reads, and the outbound
+mutations `fulfillmentCreate`, `fulfillmentTrackingInfoUpdate` and `orderCancel`).
 
 Everything here runs under the state's lock and touches no sockets; `server.py` does HTTP.
 """
@@ -10,6 +11,7 @@ import base64
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from functools import total_ordering
@@ -19,12 +21,26 @@ from . import data
 from .graphql import Context, GraphQLError, operation_name, parse, project, requested_cost
 
 if TYPE_CHECKING:
-    from .state import ShopState
+    from .state import SandboxState, ShopState
 
 MAX_QUERY_COST = 1000
 SUPPORTED_OPERATIONS = frozenset(
     {"FeniciaListOrders", "FeniciaGetOrders", "FeniciaCountOrders", "FeniciaMoreLineItems"}
 )
+# The adapter's outbound operations: reads of fulfilment state, and the mutations.
+OUTBOUND_OPERATIONS = frozenset(
+    {
+        "FeniciaFulfillmentState",
+        "FeniciaMoreFulfillmentOrders",
+        "FeniciaMoreFulfillmentOrderLines",
+        "FeniciaOrderCancelState",
+        "FeniciaFulfillmentCreate",
+        "FeniciaFulfillmentTrackingUpdate",
+        "FeniciaOrderCancel",
+    }
+)
+MUTATION_COST = 10  # Shopify charges every mutation field 10 points, plus what its payload selects
+CANCEL_REASONS = frozenset({"CUSTOMER", "DECLINED", "FRAUD", "INVENTORY", "OTHER", "STAFF"})
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 RATE_LIMIT_DOCS = "https://shopify.dev/api/usage/rate-limits"
 DEFAULT_COUNT_LIMIT = 10_000
@@ -357,6 +373,8 @@ class _Query:
             "nodes": self.nodes,
             "node": self.node,
             "order": self.order,
+            "fulfillmentOrder": lambda args: self._lookup(args.get("id"), "FulfillmentOrder"),
+            "fulfillment": lambda args: self._lookup(args.get("id"), "Fulfillment"),
             "shop": {
                 "__typename": "Shop",
                 "name": shop.domain.split(".")[0].title(),
@@ -380,7 +398,9 @@ class _Query:
                 decode=lambda c: _uncursor(c)["last_id"],
             )
 
-        return data.graphql_order_node(order, line_connection=lines)
+        node = data.graphql_order_node(order, line_connection=lines)
+        node["fulfillmentOrders"] = lambda args: data.fulfillment_order_connection(order, args)
+        return node
 
     def orders(self, args: Mapping[str, Any]) -> dict[str, Any]:
         sort_key = args.get("sortKey") or "ID"
@@ -417,14 +437,27 @@ class _Query:
             return {"__typename": "Count", "count": limit, "precision": "AT_LEAST"}
         return {"__typename": "Count", "count": count, "precision": "EXACT"}
 
-    def _lookup(self, global_id: Any) -> dict[str, Any] | None:
+    def _lookup(self, global_id: Any, kind: str | None = None) -> dict[str, Any] | None:
+        """The node a global id names (Order, FulfillmentOrder or Fulfillment); None when unknown
+        or (with `kind`) of another type."""
         match = re.fullmatch(r"gid://shopify/(\w+)/(\d+)", str(global_id or ""))
         if not match:
             raise GraphQLError(f"Invalid global id '{global_id}'", code="argumentLiteralsIncompatible")
-        if match.group(1) != "Order":
+        typename, number = match.group(1), int(match.group(2))
+        if kind is not None and typename != kind:
             return None
-        order = self.shop.orders.get(int(match.group(2)))
-        return self.node_for(order) if order else None
+        if typename == "Order":
+            order = self.shop.orders.get(number)
+            return self.node_for(order) if order else None
+        if typename == "FulfillmentOrder":
+            order = self.shop.orders.get(data.order_id_of_fulfillment_order(number))
+            fo = next((fo for fo in data.fulfillment_orders(order) if fo["id"] == number), None) if order else None
+            return data.graphql_fulfillment_order_node(order, fo) if order and fo else None
+        if typename == "Fulfillment":
+            for order in self.shop.orders.values():
+                if any(f["id"] == number for f in order["fulfillments"]):
+                    return data.graphql_fulfillment_node(order, number)
+        return None
 
     def nodes(self, args: Mapping[str, Any]) -> list[dict[str, Any] | None]:
         ids = args.get("ids") or []
@@ -436,7 +469,227 @@ class _Query:
         return self._lookup(args.get("id"))
 
     def order(self, args: Mapping[str, Any]) -> dict[str, Any] | None:
-        return self._lookup(args.get("id"))
+        return self._lookup(args.get("id"), "Order")
+
+
+def _gid_number(value: Any, kind: str) -> int | None:
+    match = re.fullmatch(rf"gid://shopify/{kind}/(\d+)", str(value or ""))
+    return int(match.group(1)) if match else None
+
+
+def _as_list(value: Any) -> list[Any]:
+    """GraphQL input coercion: a single value where a list is expected is a list of one."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _required(field: str, args: Mapping[str, Any], *names: str) -> None:
+    missing = [n for n in names if args.get(n) is None]
+    if missing:
+        raise GraphQLError(
+            f"Field '{field}' is missing required arguments: {', '.join(missing)}",
+            code="missingRequiredArguments",
+            arguments=", ".join(missing),
+        )
+
+
+class _Mutation:
+    """Resolvers for the outbound mutations. The work is done by the state's own methods (which
+    also serve tests and the demo directly); this layer speaks GraphQL: global ids, input
+    objects, `userErrors` in the payload. Every call is recorded in `state.mutation_log`."""
+
+    def __init__(self, shop: ShopState, state: SandboxState, operation: str | None) -> None:
+        self.shop = shop
+        self.state = state
+        self.operation = operation
+        self.search: list[dict[str, Any]] = []
+
+    def root(self) -> dict[str, Any]:
+        return {
+            "__typename": "Mutation",
+            "fulfillmentCreate": self.fulfillment_create,
+            "fulfillmentTrackingInfoUpdate": self.fulfillment_tracking_info_update,
+            "orderCancel": self.order_cancel,
+        }
+
+    def _record(self, mutation: str, args: Mapping[str, Any], errors: list[dict[str, Any]], **ids: Any) -> None:
+        self.state.record_mutation(
+            {
+                "shop": self.shop.domain,
+                "operation": self.operation,
+                "mutation": mutation,
+                "ok": not errors,
+                "user_errors": [e["message"] for e in errors],
+                "variables": json.loads(json.dumps(dict(args), default=str)),
+                **ids,
+            }
+        )
+
+    @staticmethod
+    def _user_error(field: list[str] | None, message: str, code: str | None = None) -> dict[str, Any]:
+        error: dict[str, Any] = {"__typename": "UserError", "field": field, "message": message}
+        if code is not None:
+            error.update(__typename="OrderCancelUserError", code=code)
+        return error
+
+    def fulfillment_create(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        from .state import UserError  # the state imports this module
+
+        _required("fulfillmentCreate", args, "fulfillment")
+        spec = args["fulfillment"]
+        order_ids: list[int] = []
+        items: dict[int, int] = {}
+        errors: list[dict[str, Any]] = []
+        groups = _as_list(spec.get("lineItemsByFulfillmentOrder"))
+        if not groups:
+            errors.append(
+                self._user_error(["fulfillment", "lineItemsByFulfillmentOrder"], "Fulfillment order is required.")
+            )
+        for i, group in enumerate(groups):
+            path = ["fulfillment", "lineItemsByFulfillmentOrder", str(i)]
+            fo_id = _gid_number(group.get("fulfillmentOrderId"), "FulfillmentOrder")
+            order = self.shop.orders.get(data.order_id_of_fulfillment_order(fo_id)) if fo_id else None
+            fo = next((f for f in data.fulfillment_orders(order) if f["id"] == fo_id), None) if order else None
+            if order is None or fo is None:
+                errors.append(self._user_error([*path, "fulfillmentOrderId"], "Fulfillment order does not exist."))
+                continue
+            order_ids.append(order["id"])
+            by_id = {fl["id"]: fl for fl in fo["line_items"]}
+            if group.get("fulfillmentOrderLineItems") is None:  # the whole fulfilment order
+                for fl in fo["line_items"]:
+                    if fl["remaining_quantity"]:
+                        items[fl["line_item_id"]] = items.get(fl["line_item_id"], 0) + fl["remaining_quantity"]
+                continue
+            for j, line in enumerate(_as_list(group.get("fulfillmentOrderLineItems"))):
+                fl = by_id.get(_gid_number(line.get("id"), "FulfillmentOrderLineItem") or -1)
+                quantity = line.get("quantity")
+                if fl is None:
+                    errors.append(
+                        self._user_error(
+                            [*path, "fulfillmentOrderLineItems", str(j), "id"],
+                            f"Invalid fulfillment order line item id: {line.get('id')}.",
+                        )
+                    )
+                elif not isinstance(quantity, int) or quantity < 1:
+                    errors.append(
+                        self._user_error(
+                            [*path, "fulfillmentOrderLineItems", str(j), "quantity"],
+                            "Invalid fulfillment order line item quantity requested.",
+                        )
+                    )
+                else:
+                    items[fl["line_item_id"]] = items.get(fl["line_item_id"], 0) + quantity
+        if len(set(order_ids)) > 1:
+            errors.append(
+                self._user_error(
+                    ["fulfillment", "lineItemsByFulfillmentOrder"],
+                    "All fulfillment orders must belong to the same order.",
+                )
+            )
+        fulfillment = None
+        if not errors and order_ids:
+            tracking = spec.get("trackingInfo") or {}
+            try:
+                created = self.state.fulfill(
+                    self.shop.domain,
+                    order_ids[0],
+                    items,
+                    tracking_company=tracking.get("company"),
+                    tracking_number=tracking.get("number") or next(iter(_as_list(tracking.get("numbers"))), None),
+                    tracking_url=tracking.get("url") or next(iter(_as_list(tracking.get("urls"))), None),
+                    notify_customer=bool(spec.get("notifyCustomer")),
+                )
+            except UserError as exc:
+                errors.append(self._user_error(exc.field, exc.message))
+            else:
+                fulfillment = data.graphql_fulfillment_node(self.shop.orders[order_ids[0]], created["id"])
+        self._record(
+            "fulfillmentCreate",
+            args,
+            errors,
+            order_id=order_ids[0] if order_ids else None,
+            fulfillment_id=int(fulfillment["legacyResourceId"]) if fulfillment else None,
+        )
+        return {"__typename": "FulfillmentCreatePayload", "fulfillment": fulfillment, "userErrors": errors}
+
+    def fulfillment_tracking_info_update(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        from .state import UserError
+
+        _required("fulfillmentTrackingInfoUpdate", args, "fulfillmentId", "trackingInfoInput")
+        info = args["trackingInfoInput"]
+        fulfillment_id = _gid_number(args["fulfillmentId"], "Fulfillment")
+        errors: list[dict[str, Any]] = []
+        fulfillment = None
+        order_id = None
+        try:
+            if fulfillment_id is None:
+                raise UserError("Fulfillment does not exist.", field=["fulfillmentId"])
+            self.state.update_tracking(
+                self.shop.domain,
+                fulfillment_id,
+                company=info.get("company"),
+                number=info.get("number") or next(iter(_as_list(info.get("numbers"))), None),
+                url=info.get("url") or next(iter(_as_list(info.get("urls"))), None),
+                notify_customer=bool(args.get("notifyCustomer")),
+            )
+        except UserError as exc:
+            errors.append(self._user_error(exc.field, exc.message))
+        else:
+            order = next(
+                o for o in self.shop.orders.values() if any(f["id"] == fulfillment_id for f in o["fulfillments"])
+            )
+            order_id = order["id"]
+            fulfillment = data.graphql_fulfillment_node(order, fulfillment_id)
+        self._record("fulfillmentTrackingInfoUpdate", args, errors, order_id=order_id, fulfillment_id=fulfillment_id)
+        return {"__typename": "FulfillmentTrackingInfoUpdatePayload", "fulfillment": fulfillment, "userErrors": errors}
+
+    def order_cancel(self, args: Mapping[str, Any]) -> dict[str, Any]:
+        from .state import UserError
+
+        _required("orderCancel", args, "orderId", "reason", "restock")
+        reason = str(args["reason"])
+        if reason not in CANCEL_REASONS:
+            raise GraphQLError(
+                f"Argument 'reason' on Field 'orderCancel' has an invalid value ({reason}). "
+                "Expected type 'OrderCancelReason!'.",
+                code="argumentLiteralsIncompatible",
+            )
+        order_id = _gid_number(args["orderId"], "Order")
+        errors: list[dict[str, Any]] = []
+        refund_method = args.get("refundMethod")
+        if refund_method is not None and args.get("refund") is not None:
+            errors.append(
+                self._user_error(["refundMethod"], "Only one of refund or refundMethod can be provided.", "INVALID")
+            )
+        refund = (
+            bool(refund_method.get("originalPaymentMethodsRefund") or refund_method.get("storeCreditRefund"))
+            if refund_method is not None
+            else bool(args.get("refund"))
+        )
+        if order_id is None or order_id not in self.shop.orders:
+            errors.append(self._user_error(["orderId"], "Order does not exist.", "NOT_FOUND"))
+        if not errors:
+            try:
+                self.state.cancel(
+                    self.shop.domain,
+                    order_id,  # type: ignore[arg-type]
+                    reason=reason.lower(),
+                    restock=bool(args["restock"]),
+                    refund=refund,
+                    staff_note=args.get("staffNote") or "",
+                    notify_customer=bool(args.get("notifyCustomer")),
+                )
+            except UserError as exc:
+                errors.append(self._user_error(exc.field, exc.message, exc.code or "INVALID"))
+        self._record("orderCancel", args, errors, order_id=order_id)
+        job = None if errors else {"__typename": "Job", "id": data.gid("Job", uuid.uuid4().int % 10**12), "done": True}
+        return {
+            "__typename": "OrderCancelPayload",
+            "job": job,
+            "orderCancelUserErrors": errors,
+            "userErrors": [{**e, "__typename": "UserError"} for e in errors],
+        }
 
 
 def _errors(errors: Iterable[GraphQLError], cost: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -446,8 +699,11 @@ def _errors(errors: Iterable[GraphQLError], cost: dict[str, Any] | None = None) 
     return body
 
 
-def execute(shop: ShopState, query: Any, variables: Any, op_name: Any = None) -> dict[str, Any]:
-    """The JSON body (always HTTP 200) of a GraphQL request already authenticated for `shop`."""
+def execute(
+    shop: ShopState, query: Any, variables: Any, op_name: Any = None, *, state: SandboxState | None = None
+) -> dict[str, Any]:
+    """The JSON body (always HTTP 200) of a GraphQL request already authenticated for `shop`.
+    Mutations need the `state` whose methods carry them out (and hold its lock)."""
     bucket = shop.bucket
 
     def cost(requested: int, actual: int | None) -> dict[str, Any]:
@@ -456,12 +712,12 @@ def execute(shop: ShopState, query: Any, variables: Any, op_name: Any = None) ->
     if not isinstance(query, str) or not query.strip():
         return _errors([GraphQLError("No query string was present", code="BAD_REQUEST")], cost(0, 0))
     name = op_name if isinstance(op_name, str) and op_name else operation_name(query)
-    if name not in SUPPORTED_OPERATIONS:
+    if name not in SUPPORTED_OPERATIONS and name not in OUTBOUND_OPERATIONS:
         return _errors(
             [
                 GraphQLError(
                     f"The sandbox does not implement operation {name or '(anonymous)'}; it answers "
-                    f"{', '.join(sorted(SUPPORTED_OPERATIONS))}",
+                    f"{', '.join(sorted(SUPPORTED_OPERATIONS | OUTBOUND_OPERATIONS))}",
                     code="UNSUPPORTED_OPERATION",
                 )
             ],
@@ -470,11 +726,12 @@ def execute(shop: ShopState, query: Any, variables: Any, op_name: Any = None) ->
     try:
         document = parse(query)
         context = Context(document, document.operation(name), variables if isinstance(variables, dict) else {})
-        if context.operation.kind != "query":
-            raise GraphQLError(
-                f"The sandbox only answers queries, not {context.operation.kind}s", code="UNSUPPORTED_OPERATION"
-            )
+        kind = context.operation.kind
+        if kind not in ("query", "mutation") or (kind == "mutation" and state is None):
+            raise GraphQLError(f"The sandbox does not answer {kind}s here", code="UNSUPPORTED_OPERATION")
         requested = requested_cost(context, context.operation.selections)
+        mutation_fields = len(context.fields(context.operation.selections)) if kind == "mutation" else 0
+        requested += (MUTATION_COST - 1) * mutation_fields
     except GraphQLError as exc:
         return _errors([exc], cost(0, 0))
     if requested > MAX_QUERY_COST:
@@ -495,12 +752,13 @@ def execute(shop: ShopState, query: Any, variables: Any, op_name: Any = None) ->
         return _errors(
             [GraphQLError("Throttled", code="THROTTLED", documentation=RATE_LIMIT_DOCS)], cost(requested, None)
         )
-    resolver = _Query(shop)
+    resolver = _Query(shop) if kind == "query" else _Mutation(shop, state, name)  # type: ignore[arg-type]
     try:
         result, actual = project(context, resolver.root(), context.operation.selections)
     except GraphQLError as exc:
         bucket.give(requested)
         return _errors([exc], cost(requested, 0))
+    actual += (MUTATION_COST - 1) * mutation_fields
     bucket.give(requested - actual)
     extensions: dict[str, Any] = {"cost": cost(requested, actual)}
     if resolver.search:

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import data
+from . import inventory as stock
 from .shopify import INVALID_TOKEN, LeakyBucket, execute
 
 DEFAULT_API_VERSION = "2026-10"
@@ -64,6 +65,17 @@ class UnknownOrder(SandboxError, LookupError):
 
 class InvalidChange(SandboxError, ValueError):
     pass
+
+
+class UserError(InvalidChange):
+    """A change Shopify's API refuses with a `userErrors` entry rather than an HTTP error:
+    `field` is the path of the offending input, `code` the error code when the payload has one."""
+
+    def __init__(self, message: str, *, field: Sequence[str] | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = list(field) if field else None
+        self.code = code
 
 
 @dataclass
@@ -106,7 +118,7 @@ STATUS_BODIES = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
-FAULT_KINDS = ("status", "slow", "timeout", "drop", "throttle")
+FAULT_KINDS = ("status", "slow", "timeout", "drop", "throttle", "drop_after_processing")
 
 
 @dataclass
@@ -192,6 +204,13 @@ class Faults:
         """Read the request and close the connection without a response."""
         return self._add(Fault("drop", int(count), path_contains=path_contains, operation=operation))
 
+    def drop_after_processing(
+        self, count: int = 1, *, path_contains: str | None = None, operation: str | None = None
+    ) -> Fault:
+        """Accept-then-drop: carry the call out (a mutation takes effect) and close the connection
+        instead of answering, so the client can't tell whether it happened."""
+        return self._add(Fault("drop_after_processing", int(count), path_contains=path_contains, operation=operation))
+
     def throttle(self, count: int = 1, *, operation: str | None = None) -> Fault:
         """Answer GraphQL calls with HTTP 200 `THROTTLED`, whatever the bucket holds."""
         return self._add(Fault("throttle", int(count), path_contains="graphql.json", operation=operation))
@@ -212,6 +231,8 @@ class Faults:
                 return self.timeout(count, seconds=float(spec.pop("seconds", 5.0)), **filters)
             if kind == "drop":
                 return self.drop(count, **filters)
+            if kind in ("drop_after_processing", "drop_after"):
+                return self.drop_after_processing(count, **filters)
             if kind == "throttle":
                 return self.throttle(count, operation=filters.get("operation"))
         except (KeyError, TypeError, ValueError) as exc:
@@ -401,6 +422,12 @@ class SandboxState:
         self.requests: list[dict[str, Any]] = []
         self.deliveries: list[dict[str, Any]] = []
         self._counts: Counter[str] = Counter()
+        # Every mutation the API was sent (accepted or refused with userErrors), oldest first.
+        self.mutation_log: list[dict[str, Any]] = []
+        # While a GraphQL request runs under the lock, the webhooks it causes wait here and are
+        # sent once the lock is released (a receiver calling the API back must not deadlock).
+        self._defer_thread: int | None = None
+        self._deferred: list[WebhookEvent] = []
 
     # -- shops and tokens ----------------------------------------------------------------
     def add_shop(
@@ -526,7 +553,20 @@ class SandboxState:
 
     def graphql(self, shop: ShopState, body: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:
-            return execute(shop, body.get("query"), body.get("variables"), body.get("operationName"))
+            outer = self._defer_thread is None
+            if outer:
+                self._defer_thread, self._deferred = threading.get_ident(), []
+            try:
+                # Stock operations (channels/sandbox/inventory.py) first; orders otherwise.
+                result = stock.answer(self, shop, body) or execute(
+                    shop, body.get("query"), body.get("variables"), body.get("operationName"), state=self
+                )
+            finally:
+                deferred: list[WebhookEvent] = []
+                if outer:
+                    deferred, self._defer_thread, self._deferred = self._deferred, None, []
+        self._deliver_all(deferred)
+        return result
 
     # -- orders --------------------------------------------------------------------------
     def _now(self) -> datetime:
@@ -786,6 +826,198 @@ class SandboxState:
         with self.lock:
             return data.rest_order(self._order(shop, order_id), offset=self.shop(shop).utc_offset)
 
+    # -- fulfilments and cancellation: what the API's mutations do ----------------------------
+    def fulfillments(self, shop: str, order_id: int | str) -> list[dict[str, Any]]:
+        """Copies of the order's fulfilments, oldest first; cancelled ones too (see `status`)."""
+        with self.lock:
+            return copy.deepcopy(self._order(shop, order_id)["fulfillments"])
+
+    def fulfillment_orders(self, shop: str, order_id: int | str) -> list[dict[str, Any]]:
+        """The order's fulfilment orders as the API derives them (see `data.fulfillment_orders`)."""
+        with self.lock:
+            return data.fulfillment_orders(self._order(shop, order_id))
+
+    def _bump(self, order: Mapping[str, Any]) -> datetime:
+        return max(self._now(), order["updated_at"] + timedelta(seconds=1))
+
+    def fulfill(
+        self,
+        shop: str,
+        order_id: int | str,
+        line_items: Mapping[int | str, int] | None = None,
+        *,
+        tracking_company: str | None = None,
+        tracking_number: str | None = None,
+        tracking_url: str | None = None,
+        notify_customer: bool = False,
+        notify: bool | None = None,
+    ) -> dict[str, Any]:
+        """Create a successful fulfilment as `fulfillmentCreate` does and return a copy of it.
+
+        `line_items` is {line id: quantity}; None fulfils everything that remains. Tracking is kept
+        as given (no random tracking, unlike `update_order(add_fulfillment=...)`); a known carrier
+        without a URL gets its tracking URL built, as Shopify does. The order's fulfilment status,
+        `closed_at` and `updated_at` follow; subscribers hear orders/updated plus orders/fulfilled or
+        orders/partially_fulfilled. Raises UserError where Shopify would answer `userErrors`."""
+        with self.lock:
+            state = self.shop(shop)
+            order = self._order(shop, order_id)
+            (fo,) = data.fulfillment_orders(order)
+            if fo["status"] not in ("OPEN", "IN_PROGRESS"):
+                raise UserError(
+                    f"Fulfillment order {data.gid('FulfillmentOrder', fo['id'])} has an unfulfillable "
+                    f"status= {fo['status'].lower()}.",
+                    field=["fulfillment", "lineItemsByFulfillmentOrder"],
+                )
+            remaining = {fl["line_item_id"]: fl["remaining_quantity"] for fl in fo["line_items"]}
+            items: dict[int, int] = {}
+            if line_items is None:
+                items = {line_id: quantity for line_id, quantity in remaining.items() if quantity > 0}
+            else:
+                for line_id, quantity in dict(line_items).items():
+                    if int(line_id) not in remaining:
+                        raise UserError(
+                            f"Line item {line_id} is not part of order {order['id']}.",
+                            field=["fulfillment", "lineItemsByFulfillmentOrder"],
+                        )
+                    items[int(line_id)] = items.get(int(line_id), 0) + int(quantity)
+            for line_id, quantity in items.items():
+                if not 0 < quantity <= remaining[line_id]:
+                    raise UserError(
+                        "Invalid fulfillment order line item quantity requested.",
+                        field=["fulfillment", "lineItemsByFulfillmentOrder"],
+                    )
+            if not items:
+                raise UserError("Fulfillment must contain at least one line item.", field=["fulfillment"])
+            when = self._bump(order)
+            before = order["fulfillment_status"]
+            company = tracking_company or None
+            number = tracking_number or None
+            if not tracking_url and company in data.CARRIERS and number:
+                tracking_url = data.CARRIERS[company].format(number)
+            fulfillment = {
+                "id": self.factory.next_fulfillment_id(),
+                "created_at": when,
+                "updated_at": when,
+                "status": "success",
+                "shipment_status": None,
+                "tracking_company": company,
+                "tracking_number": number,
+                "tracking_url": tracking_url or None,
+                "line_items": items,
+                "notify_customer": bool(notify_customer),
+            }
+            order["fulfillments"].append(fulfillment)
+            data.refresh_derived(order)
+            self._close_if_done(order, when)
+            order["updated_at"] = when
+            topics = ["orders/updated"]
+            if order["fulfillment_status"] == "fulfilled" and before != "fulfilled":
+                topics.append("orders/fulfilled")
+            elif order["fulfillment_status"] == "partial":
+                topics.append("orders/partially_fulfilled")
+            events = self._events(state, order, topics, notify)
+            result = copy.deepcopy(fulfillment)
+        self._deliver_all(events)
+        return result
+
+    def _find_fulfillment(self, state: ShopState, fulfillment_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        for order in state.orders.values():
+            for f in order["fulfillments"]:
+                if f["id"] == fulfillment_id:
+                    return order, f
+        raise UserError("Fulfillment does not exist.", field=["fulfillmentId"])
+
+    def update_tracking(
+        self,
+        shop: str,
+        fulfillment_id: int | str,
+        *,
+        company: str | None = None,
+        number: str | None = None,
+        url: str | None = None,
+        notify_customer: bool = False,
+        notify: bool | None = None,
+    ) -> dict[str, Any]:
+        """Replace a fulfilment's tracking, as `fulfillmentTrackingInfoUpdate` does; returns a copy
+        of the fulfilment. Bumps the order's `updated_at` and sends orders/updated."""
+        with self.lock:
+            state = self.shop(shop)
+            order, fulfillment = self._find_fulfillment(state, int(fulfillment_id))
+            if fulfillment["status"] != "success":
+                raise UserError("Cannot update tracking for a cancelled fulfillment.", field=["fulfillmentId"])
+            when = self._bump(order)
+            if not url and company in data.CARRIERS and number:
+                url = data.CARRIERS[company].format(number)
+            fulfillment.update(
+                tracking_company=company or None,
+                tracking_number=number or None,
+                tracking_url=url or None,
+                updated_at=when,
+                notify_customer=bool(notify_customer) or fulfillment.get("notify_customer", False),
+            )
+            order["updated_at"] = when
+            events = self._events(state, order, ["orders/updated"], notify)
+            result = copy.deepcopy(fulfillment)
+        self._deliver_all(events)
+        return result
+
+    def cancel(
+        self,
+        shop: str,
+        order_id: int | str,
+        *,
+        reason: str = "other",
+        restock: bool = True,
+        refund: bool = False,
+        staff_note: str = "",
+        notify_customer: bool = False,
+        notify: bool | None = None,
+    ) -> dict[str, Any]:
+        """Cancel an order as `orderCancel` does and return a copy: `cancelled_at`/`cancel_reason`
+        set, authorisations voided, captured money refunded only with `refund`, the order closed.
+        Sends orders/cancelled and orders/updated. Raises UserError for an order already cancelled
+        (cancellation is irreversible). `restock`, `staff_note` and `notify_customer` are accepted
+        and recorded only by the API's mutation log: the sandbox keeps no inventory or notes."""
+        with self.lock:
+            state = self.shop(shop)
+            order = self._order(shop, order_id)
+            if order["cancelled_at"] is not None:
+                raise UserError("Order has already been cancelled.", field=["orderId"], code="INVALID")
+            reason = (reason or "other").lower()
+            if reason not in data.CANCEL_REASONS:
+                raise UserError(f"Invalid cancel reason {reason!r}.", field=["reason"], code="INVALID")
+            when = self._bump(order)
+            order["cancelled_at"], order["cancel_reason"] = when, reason
+            voided = {"pending": "voided", "authorized": "voided"}
+            refunded = {"paid": "refunded", "partially_paid": "refunded", "partially_refunded": "refunded"}
+            financial = order["financial_status"]
+            order["financial_status"] = (
+                voided.get(financial) or (refunded.get(financial) if refund else None) or financial
+            )
+            self._close_if_done(order, when)
+            order["updated_at"] = when
+            events = self._events(state, order, ["orders/cancelled", "orders/updated"], notify)
+            result = copy.deepcopy(order)
+        self._deliver_all(events)
+        return result
+
+    def record_mutation(self, entry: dict[str, Any]) -> None:
+        """Add one API mutation (accepted or refused) to `mutation_log`."""
+        with self.lock:
+            self.mutation_log.append({**entry, "at": self.clock().isoformat()})
+            del self.mutation_log[:-MAX_LOG]
+
+    def mutations(self, name: str | None = None, *, ok: bool | None = None) -> list[dict[str, Any]]:
+        """Copies of `mutation_log` entries, optionally only one mutation (`fulfillmentCreate`...)
+        and only accepted (`ok=True`) or refused ones."""
+        with self.lock:
+            return [
+                copy.deepcopy(m)
+                for m in self.mutation_log
+                if (name is None or m.get("mutation") == name) and (ok is None or m.get("ok") == ok)
+            ]
+
     # -- webhooks ------------------------------------------------------------------------
     def subscribe(
         self, shop: str, url: str, secret: str | None = None, topics: Iterable[str] | None = None
@@ -865,6 +1097,9 @@ class SandboxState:
         return statuses
 
     def _deliver_all(self, events: Iterable[WebhookEvent]) -> None:
+        if self._defer_thread == threading.get_ident():  # inside a GraphQL request: send after it
+            self._deferred.extend(events)
+            return
         for event in events:
             self.deliver(event)
 
