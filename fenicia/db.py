@@ -51,3 +51,25 @@ def upsert_returning(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return list(cursor.fetchall())
+
+
+def update_from_values(model: type[models.Model], field: str, values: Sequence[tuple[Any, Any]]) -> int:
+    """Set a text `field` to a different value per row in one statement:
+    `UPDATE t SET col = v.column2 FROM (VALUES (pk, value), ...) AS v WHERE t.pk = v.column1`
+    (PostgreSQL, and SQLite 3.33+). Django's bulk_update builds a CASE per row in Python instead."""
+    if not values:
+        return 0
+    meta = model._meta
+    table = connection.ops.quote_name(meta.db_table)
+    target = meta.get_field(field)
+    column = connection.ops.quote_name(target.column)
+    pk = connection.ops.quote_name(meta.pk.column)
+    cast = "::text" if connection.vendor == "postgresql" else ""
+    params: list[Any] = []
+    for key, value in values:
+        params.extend([key, target.get_db_prep_save(value, connection)])
+    rows = ", ".join([f"(%s, %s{cast})"] * len(values))
+    sql = f"UPDATE {table} SET {column} = v.column2 FROM (VALUES {rows}) AS v WHERE {table}.{pk} = v.column1"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
