@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from channels.models import Channel, SyncRun
-from orders.models import Order, SyncEvent, SyncState
+from orders.models import Order, OutboundOperation, SyncEvent, SyncState
 
 from .models import Notification
 from .notifications import notifications_mark_read
@@ -46,6 +46,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     for channel in channels:
         channel.orders_today, channel.orders_week = counts.get(channel.pk, (0, 0))
     attention = Order.objects.exclude(sync_state=SyncState.OK)
+    needs_push = Order.objects.filter(requires_shipment_sync=True)
+    push_orders = list(
+        needs_push.select_related("channel").defer("raw").order_by("-updated_at", "-id")[:ATTENTION_LIMIT]
+    )
+    _attach_push_errors(push_orders)
     return render(
         request,
         "fenicia/dashboard.html",
@@ -56,6 +61,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             .defer("raw")
             .order_by("-updated_at", "-id")[:ATTENTION_LIMIT],
             "attention_count": attention.count(),
+            "push_orders": push_orders,
+            "push_count": needs_push.count(),
             "failed_events": SyncEvent.objects.filter(outcome=SyncEvent.Outcome.FAILURE)
             .select_related("channel", "order")
             .defer("order__raw")
@@ -67,6 +74,20 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "orders_week": sum(c.orders_week for c in channels),
         },
     )
+
+
+def _attach_push_errors(orders: list[Order]) -> None:
+    """Each order's latest failed push message, in one query."""
+    errors: dict[int, str] = {}
+    rows = (
+        OutboundOperation.objects.filter(order__in=[o.pk for o in orders], state=OutboundOperation.State.FAILED)
+        .order_by("order_id", "-completed_at", "-id")
+        .values_list("order_id", "last_error")
+    )
+    for order_id, error in rows:
+        errors.setdefault(order_id, error)
+    for order in orders:
+        order.push_error = errors.get(order.pk, "")
 
 
 def _order_counts(*, today_start: datetime, week_start: datetime) -> dict[int, tuple[int, int]]:
