@@ -215,10 +215,30 @@ def wait_for_quiet(max_seconds: float, threshold_pct: float = 25.0) -> float:
     return busy
 
 
+def code_version() -> str:
+    """The commit measured, and whether the working tree differed from it (read-only git)."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}{' + uncommitted changes' if dirty else ''}" if head else "unknown"
+
+
 def save_results(name: str, data: dict) -> Path:
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
-    data = {"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(), **data}
+    data = {"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(), "code": code_version(), **data}
     path.write_text(json.dumps(data, indent=2, default=str) + "\n")
     return path
 

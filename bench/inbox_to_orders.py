@@ -8,7 +8,7 @@ What happens (in this process, no server):
   2. N distinct Shopify orders/create deliveries (~3.4 KB bodies, 2 lines each) stored in the
      inbox of channel A with `bulk_create` (not timed: that is the receiver's job);
   3. timed: `inbox_drain(channel_id=A)` — select a batch (200), parse and normalise each body,
-     upsert orders (guarded INSERT ... ON CONFLICT), replace lines, upsert shipments, write one
+     upsert orders (guarded INSERT ... ON CONFLICT), upsert lines, upsert shipments, write one
      timeline event per order, mark the deliveries processed; one transaction per batch;
   4. baseline, timed: on channel B, per 200 orders in one transaction,
      `Order.objects.bulk_create(update_conflicts=True, unique_fields=["channel", "external_id"],

@@ -24,7 +24,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 
-# What-if knob, off by default: keep SQLite connections across requests the way the PostgreSQL
-# branch of fenicia.settings already does (CONN_MAX_AGE). See README "findings".
+# What-if knob, unset by default: override CONN_MAX_AGE on SQLite. fenicia.settings keeps
+# connections for 60 s since 9cbf03f; BENCH_SQLITE_CONN_MAX_AGE=0 brings back the old
+# connection-per-request behaviour for comparison. See README "findings".
 if os.environ.get("BENCH_SQLITE_CONN_MAX_AGE") and DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ["BENCH_SQLITE_CONN_MAX_AGE"])  # noqa: F405

@@ -52,8 +52,8 @@ def parse_args() -> argparse.Namespace:
         "--sqlite-conn-max-age",
         type=int,
         default=None,
-        help="what-if: persistent SQLite connections (fenicia.settings sets CONN_MAX_AGE only "
-        "for PostgreSQL); results are saved under a separate name",
+        help="what-if: override CONN_MAX_AGE on SQLite (0 = a connection per request, Fenicia's "
+        "behaviour before 9cbf03f); results are saved under a separate name",
     )
     parser.add_argument("--max-seconds", type=float, default=60.0, help="time cap per target per round")
     parser.add_argument(

@@ -28,6 +28,15 @@ def upsert_returning(
         return []
     meta = model._meta
     table = connection.ops.quote_name(meta.db_table)
+    # Columns the caller didn't give take the model's default on insert (a new NOT NULL field
+    # with a Python-side default must not break every upsert); they are never updated.
+    defaults = {
+        f.name: f.get_default()
+        for f in meta.concrete_fields
+        if not f.primary_key and f.name not in rows[0] and f.attname not in rows[0] and f.has_default()
+    }
+    if defaults:
+        rows = [{**defaults, **row} for row in rows]
     names = list(rows[0])
     fields = [meta.get_field(name) for name in names]
     columns = [connection.ops.quote_name(f.column) for f in fields]

@@ -70,7 +70,6 @@ def _order_row(channel_id: int, order: NormalizedOrder, now) -> dict[str, Any]:
         last_synced_at=now,
         sync_state=SyncState.OK,
         sync_error="",
-        requires_shipment_sync=False,  # set on insert only: pushes, not syncs, decide it
         created_at=now,
         updated_at=now,
     )
