@@ -14,6 +14,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("orders/", include("orders.urls")),
     path("channels/", include("channels.urls")),
+    path("inventory/", include("inventory.urls")),
     path("webhooks/<slug:kind>/<int:channel_id>/", webhook_receiver, name="webhook"),
     path("api/", include("fenicia.api_urls")),
     path("admin/", admin.site.urls),

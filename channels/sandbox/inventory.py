@@ -470,3 +470,37 @@ class _Stock:
                 "at": self.state.clock().isoformat(),
             }
         )
+
+
+# -- control endpoints (hooked into server.CONTROL_ROUTES) -------------------------------------------
+def _control_stock(server: Any, body: dict[str, Any], shop: str) -> tuple[int, Any]:
+    """GET /_sandbox/shops/<shop>/inventory: variants with their levels, locations, set calls."""
+    state = server.state
+    with state.lock:
+        inventory = inventory_for(state, shop)
+        return 200, {
+            "locations": sorted(inventory.locations.values(), key=lambda x: x["id"]),
+            "variants": [
+                {**v, "levels": {str(loc): inventory.levels.get((v["item_id"], loc)) for loc in inventory.locations}}
+                for v in sorted(inventory.variants.values(), key=lambda v: v["id"])
+            ],
+            "set_calls": [dict(c) for c in inventory.set_calls],
+        }
+
+
+def _control_add_variants(server: Any, body: dict[str, Any], shop: str) -> tuple[int, Any]:
+    """POST /_sandbox/shops/<shop>/inventory {"skus": [...], "tracked": true, "stocked": true}."""
+    skus = body.get("skus")
+    if not isinstance(skus, list) or not all(isinstance(s, str) for s in skus):
+        raise ValueError("skus must be a list of strings")
+    added = SandboxInventory(server.state).add_variants(
+        shop, skus, tracked=bool(body.get("tracked", True)), stocked=bool(body.get("stocked", True))
+    )
+    return 201, {"variants": added}
+
+
+def control_routes(shop_pattern: str) -> list[tuple[str, re.Pattern[str], Any]]:
+    return [
+        ("GET", re.compile(f"^{shop_pattern}/inventory/?$"), _control_stock),
+        ("POST", re.compile(f"^{shop_pattern}/inventory/?$"), _control_add_variants),
+    ]

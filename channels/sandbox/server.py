@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from . import data
 from .graphql import operation_name
+from .inventory import control_routes as stock_control_routes
 from .shopify import INVALID_TOKEN, estimated_cost, throttled_body
 from .state import Fault, SandboxError, SandboxState, dumps
 
@@ -447,6 +448,7 @@ CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
         ("DELETE", _SHOP + "/generator", _stop_generator),
     )
 ]
+CONTROL_ROUTES += stock_control_routes(_SHOP)  # the stock side: channels/sandbox/inventory.py
 
 
 # -- the server ------------------------------------------------------------------------------
