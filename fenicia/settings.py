@@ -11,6 +11,7 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -90,7 +91,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 30,
         }
     )
-    DATABASES["default"].setdefault("TEST", {})
+    # Tests run on a file, not in memory: WAL and busy timeouts then behave as in production,
+    # and threads (live server, a worker thread) don't hit shared-cache table locks.
+    DATABASES["default"].setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / "test-fenicia.sqlite3"))
 # Persistent connections on both: on SQLite, reopening per request re-runs the PRAGMAs and
 # checkpoints the WAL on close, which cost more than a webhook's own work (bench/README.md).
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))

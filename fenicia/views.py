@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from channels.models import Channel, SyncRun
 from orders.models import Order, OutboundOperation, SyncEvent, SyncState
+from orders.selectors import catalogue_in_use, orders_with_unknown_skus
 
 from .models import Notification
 from .notifications import notifications_mark_read
@@ -70,6 +71,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "active_runs": SyncRun.objects.filter(status__in=[SyncRun.Status.QUEUED, SyncRun.Status.RUNNING])
             .select_related("channel")
             .order_by("-created_at", "-id")[:5],
+            "flag_unknown_skus": (flag := catalogue_in_use()),
+            "unknown_sku_orders": orders_with_unknown_skus().count() if flag else 0,
             "orders_today": sum(c.orders_today for c in channels),
             "orders_week": sum(c.orders_week for c in channels),
         },

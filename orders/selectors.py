@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
+
+from inventory.models import Product
 
 from .models import Order, OrderLine, Shipment, SyncEvent, SyncState
 
@@ -37,9 +39,7 @@ def order_list(filters: OrderFilters) -> QuerySet[Order]:
     if filters.errors:
         qs = qs.exclude(sync_state=SyncState.OK)
     if filters.shipments == "pending":
-        qs = qs.filter(
-            Exists(Shipment.objects.filter(order=OuterRef("pk"), push_state__in=["pending", "failed"]))
-        )
+        qs = qs.filter(Exists(Shipment.objects.filter(order=OuterRef("pk"), push_state__in=["pending", "failed"])))
     elif filters.shipments == "prepared":
         qs = qs.filter(Exists(Shipment.objects.filter(order=OuterRef("pk"), push_state="accepted")))
     elif filters.shipments == "requires_sync":
@@ -60,7 +60,31 @@ def order_list(filters: OrderFilters) -> QuerySet[Order]:
 
 
 def order_detail(order_id: int) -> Order:
-    return Order.objects.select_related("channel").prefetch_related("lines", "shipments").get(pk=order_id)
+    """The order with its lines (each with `product_id`: the catalogue product of its SKU, or
+    None when the SKU is unknown) and shipments."""
+    lines = OrderLine.objects.annotate(
+        product_id=Subquery(Product.objects.filter(sku=OuterRef("sku")).values("pk")[:1])
+    ).order_by("position", "id")
+    return (
+        Order.objects.select_related("channel")
+        .prefetch_related(Prefetch("lines", queryset=lines), "shipments")
+        .get(pk=order_id)
+    )
+
+
+def catalogue_in_use() -> bool:
+    """Unknown SKUs only mean something once the merchant keeps a catalogue here."""
+    return Product.objects.exists()
+
+
+def orders_with_unknown_skus() -> QuerySet[Order]:
+    """Orders with at least one line whose SKU no product has."""
+    unknown_line = (
+        OrderLine.objects.filter(order=OuterRef("pk"))
+        .exclude(sku="")
+        .filter(~Exists(Product.objects.filter(sku=OuterRef("sku"))))
+    )
+    return Order.objects.filter(Exists(unknown_line))
 
 
 def order_timeline(order: Order, limit: int | None = 200) -> QuerySet[SyncEvent]:

@@ -180,6 +180,7 @@ def _order_context(
         "ship_form": ship_form,
         "cancel_form": cancel_form,
         "carriers": COMMON_CARRIERS,
+        "flag_unknown_skus": selectors.catalogue_in_use(),
         **_shipments_context(order, availability=availability, tracking_forms=tracking_forms or {}),
     }
 

@@ -30,8 +30,11 @@ def sandbox():
 def order(sandbox):
     (created,) = sandbox.state.create_orders(SHOP, 1, lines=2, financial_status="paid")
     channel = channel_create(
-        kind="shopify", name="Actions shop", api_base_url=sandbox.url,
-        credentials={"shop": SHOP, "access_token": TOKEN}, webhook_secret="s",
+        kind="shopify",
+        name="Actions shop",
+        api_base_url=sandbox.url,
+        credentials={"shop": SHOP, "access_token": TOKEN},
+        webhook_secret="s",
     )
     sync_run_start(channel=channel, kind=SyncRun.Kind.IMPORT)
     return Order.objects.get(external_id=str(created["id"]))
