@@ -20,6 +20,7 @@ run() {
 for db in sqlite postgres; do
     run bench/webhook_intake.py --db "$db"
     run bench/inbox_to_orders.py --db "$db"
+    run bench/inventory_import.py --db "$db"
 done
 # What-if: the same intake on SQLite with a connection per request (CONN_MAX_AGE=0, Fenicia's
 # setting before 9cbf03f), to show what persistent connections are worth.
