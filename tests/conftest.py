@@ -76,3 +76,36 @@ def shopify_channel(db):
         credentials={"shop": "test-shop.myshopify.com", "access_token": "shpat_test_token", "api_version": "2026-10"},
         webhook_secret="shpss_webhook_secret",
     )
+
+
+class ScriptedChannel:
+    """Answers each push with the next scripted outcome, an exception or a PushResult (the last
+    one repeats), and keeps what it was sent."""
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.calls = []
+
+    def __call__(self, push):
+        self.calls.append(push)
+        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+
+@pytest.fixture
+def channel_pushes(monkeypatch):
+    """`channel_pushes(outcome, ..., method="push_shipment")`: what the channel answers to our
+    pushes, replacing the adapter's push method (our own seam); the channel supports every action."""
+    from channels.adapters.base import Capability
+    from channels.adapters.shopify import ShopifyAdapter
+
+    monkeypatch.setattr(ShopifyAdapter, "capabilities", frozenset(Capability))
+
+    def install(*outcomes, method="push_shipment"):
+        scripted = ScriptedChannel(*outcomes)
+        monkeypatch.setattr(ShopifyAdapter, method, lambda adapter, push: scripted(push), raising=False)
+        return scripted
+
+    return install

@@ -27,31 +27,6 @@ HTML = b"<html><body><h1>UPS</h1><p>1Z999AA10123456784</p></body></html>"
 SHIPPED_REASON = "The order has shipped (in full or in part); it can no longer be cancelled."
 
 
-class ScriptedChannel:
-    """Answers each push with the next scripted outcome (the last one repeats)."""
-
-    def __init__(self, *outcomes):
-        self.outcomes = list(outcomes)
-        self.calls = []
-
-    def __call__(self, adapter, push):
-        self.calls.append(push)
-        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-
-@pytest.fixture
-def channel_pushes(monkeypatch):
-    def install(*outcomes, method="push_shipment"):
-        scripted = ScriptedChannel(*outcomes)
-        monkeypatch.setattr(ShopifyAdapter, method, lambda adapter, push: scripted(adapter, push), raising=False)
-        return scripted
-
-    return install
-
-
 @pytest.fixture
 def shopify(channel_pushes):
     """A channel that accepts everything, each kind of push counted apart."""

@@ -23,32 +23,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF"
 
 
-class ScriptedChannel:
-    def __init__(self, *outcomes):
-        self.outcomes = list(outcomes)
-        self.calls = []
-
-    def __call__(self, push):
-        self.calls.append(push)
-        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-
-@pytest.fixture
-def channel_pushes(monkeypatch):
-    """`channel_pushes(outcome, ..., method=...)`: what the channel answers to our pushes."""
-    monkeypatch.setattr(ShopifyAdapter, "capabilities", frozenset(Capability))
-
-    def install(*outcomes, method="push_shipment"):
-        scripted = ScriptedChannel(*outcomes)
-        monkeypatch.setattr(ShopifyAdapter, method, lambda adapter, push: scripted(push), raising=False)
-        return scripted
-
-    return install
-
-
 @pytest.fixture
 def client_in(client, staff_user):
     client.force_login(staff_user)

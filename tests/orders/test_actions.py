@@ -32,34 +32,6 @@ from orders.services import orders_upsert
 from tests.factories import normalized_order
 
 pytestmark = pytest.mark.django_db
-ALL = frozenset(Capability)
-
-
-class ScriptedChannel:
-    """Answers each push with the next scripted outcome (an exception or a PushResult)."""
-
-    def __init__(self, *outcomes):
-        self.outcomes = list(outcomes)
-        self.calls = []
-
-    def __call__(self, adapter, push):
-        self.calls.append(push)
-        outcome = self.outcomes.pop(0) if len(self.outcomes) > 1 else self.outcomes[0]
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-
-@pytest.fixture
-def channel_pushes(monkeypatch):
-    monkeypatch.setattr(ShopifyAdapter, "capabilities", ALL)
-
-    def install(*outcomes, method="push_shipment"):
-        scripted = ScriptedChannel(*outcomes)
-        monkeypatch.setattr(ShopifyAdapter, method, lambda adapter, push: scripted(adapter, push), raising=False)
-        return scripted
-
-    return install
 
 
 @pytest.fixture
