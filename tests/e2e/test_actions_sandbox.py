@@ -100,3 +100,33 @@ def test_cancel_reaches_the_channel(sandbox, order, waits):
     order_cancel(order=order, reason="inventory", restock=True)
     assert OutboundOperation.objects.get().state == "succeeded"
     assert sandbox.state.get_order(SHOP, order.external_id)["cancelled_at"]
+
+
+def test_two_workers_picking_up_the_same_push_make_one_fulfilment(sandbox, order, waits, monkeypatch):
+    import threading
+
+    from django.db import connections
+
+    from orders.actions import operation_push
+
+    monkeypatch.setattr("fenicia.tasks.async_task", lambda *args, **kwargs: None)  # no worker of our own
+    shipment = order_ship(order=order, carrier="UPS", tracking_number="1Z999AA10123456784")
+    operation = OutboundOperation.objects.get(shipment=shipment)
+    sandbox.state.faults.slow(0.5, count=1, operation=CREATE)  # keep the first push in flight
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def worker():
+        try:
+            barrier.wait()
+            outcomes.append(operation_push(operation_id=operation.pk))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["skipped", "succeeded"]
+    assert len(sandbox.state.fulfillments(SHOP, order.external_id)) == 1
