@@ -139,6 +139,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Orders and channels of a Fenicia hub.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a "kind" and a "status"; name each vocabulary after what it is.
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "channels.models.ChannelKind",
+        "ChannelStatusEnum": "channels.models.ChannelStatus",
+        "SyncRunKindEnum": "channels.models.SyncRun.Kind",
+        "SyncRunStatusEnum": "channels.models.SyncRun.Status",
+        "InventorySourceKindEnum": "inventory.models.SourceKind",
+        # Sources and their runs share one vocabulary: Pending / Syncing / Completed / Error.
+        "InventorySyncStatusEnum": "inventory.models.SourceStatus",
+    },
 }
 
 # django-q2. Its defaults would re-run failed tasks forever and hand a slow task to a second
