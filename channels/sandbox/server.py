@@ -309,6 +309,25 @@ def _requests(server: SandboxServer, body: dict[str, Any]) -> tuple[int, Any]:
     return 200, {"counts": server.state.request_counts(), "requests": entries}
 
 
+def _erp_stock(server: SandboxServer, body: dict[str, Any]) -> tuple[int, Any]:
+    """A merchant's ERP stock feed for the demo: every catalogue SKU with an on-hand quantity
+    that falls as the sandbox's shops sell it, so inventory runs have something real to apply."""
+    sold: dict[str, int] = {}
+    with server.state.lock:
+        shops = list(server.state.shops)
+    for shop in shops:
+        for order in server.state.list_orders(shop):
+            if order.get("cancelled_at"):
+                continue
+            for line in order["line_items"]:
+                sold[line["sku"]] = sold.get(line["sku"], 0) + line["current_quantity"]
+    items = [
+        {"sku": sku, "qty": max(0, 120 + (index * 37) % 90 - sold.get(sku, 0))}
+        for index, (sku, *_rest) in enumerate(data.CATALOGUE)
+    ]
+    return 200, {"items": items}
+
+
 def _clear_requests(server: SandboxServer, body: dict[str, Any]) -> tuple[int, Any]:
     server.state.clear_requests()
     return 200, {"cleared": True}
@@ -426,6 +445,7 @@ CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Route]] = [
     for method, pattern, handler in (
         ("GET", "/_sandbox", _index),
         ("GET", "/_sandbox/requests", _requests),
+        ("GET", "/_sandbox/erp/stock", _erp_stock),
         ("DELETE", "/_sandbox/requests", _clear_requests),
         ("GET", "/_sandbox/deliveries", _deliveries),
         ("GET", "/_sandbox/mutations", _mutations),

@@ -8,6 +8,8 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 
 from channels.sandbox import SandboxServer
+from channels.sandbox.data import CATALOGUE
+from channels.sandbox.inventory import sandbox_inventory
 
 
 class Command(BaseCommand):
@@ -73,6 +75,8 @@ class Command(BaseCommand):
                 client_secret=options["client_secret"],
                 refresh_token=options["refresh_token"],
             )
+            # Every catalogue SKU exists as a tracked variant, so stock pushes have a target.
+            sandbox_inventory(state).add_variants(shop, [sku for sku, *_ in CATALOGUE])
             if options["orders"] > 0:
                 state.create_orders(shop, options["orders"], spread_days=7, notify=False)
             for url in options["webhook_url"]:

@@ -24,6 +24,7 @@ SHOP = "demo-store.myshopify.com"
 TOKEN = "shpat_sandbox_demo_token"
 WEBHOOK_SECRET = "shpss_sandbox_demo_secret"
 CHANNEL_NAME = "Demo store (sandbox Shopify)"
+ERP_SOURCE_NAME = "Demo ERP (sandbox stock feed)"
 
 
 def wait_for_port(port: int, seconds: float = 20.0) -> bool:
@@ -123,6 +124,7 @@ class Command(BaseCommand):
         from orders.sync import sync_run_start
 
         sync_run_start(channel=channel, kind=SyncRun.Kind.IMPORT)
+        self._inventory(sandbox_port)
         self.stdout.write(
             self.style.SUCCESS(
                 "\nFenicia is running.\n"
@@ -159,6 +161,35 @@ class Command(BaseCommand):
         channel.save()
         channel_schedule_sync(channel=channel)
         return channel
+
+    @staticmethod
+    def _inventory(sandbox_port: int) -> None:
+        """A catalogue of the sandbox's SKUs and its ERP's stock feed, read every 5 minutes;
+        stock changes are pushed to the sandbox shop."""
+        from channels.sandbox.data import CATALOGUE
+        from inventory.models import Frequency, InventorySource, Product, SourceKind
+        from inventory.services import product_create, source_create, source_sync_start
+
+        for sku, title, variant, *_ in CATALOGUE:
+            if not Product.objects.filter(sku=sku).exists():
+                product_create(sku=sku, name=f"{title} {variant or ''}".strip())
+        source = InventorySource.objects.filter(name=ERP_SOURCE_NAME).first()
+        url = f"http://127.0.0.1:{sandbox_port}/_sandbox/erp/stock"
+        if source is None:
+            source = source_create(
+                name=ERP_SOURCE_NAME,
+                kind=SourceKind.REST_API,
+                url=url,
+                data_format="json",
+                json_list_path="items",
+                sku_field="sku",
+                quantity_field="qty",
+                frequency_minutes=Frequency.EVERY_5_MIN,
+            )
+        elif source.url != url:
+            source.url = url
+            source.save(update_fields=["url"])
+        source_sync_start(source=source)
 
     @staticmethod
     def _stop(processes: dict) -> None:
