@@ -122,6 +122,7 @@ def orders_upsert(
         f"OR excluded.source_updated_at >= {table}.source_updated_at"
     )
     postgres = connection.vendor == "postgresql"
+    ids: dict[str, int] = {}  # external id -> order id, from RETURNING
     for start in range(0, len(batch), UPSERT_CHUNK):
         chunk = batch[start : start + UPSERT_CHUNK]
         external_ids = [o.external_id for o in chunk]
@@ -140,21 +141,22 @@ def orders_upsert(
             guard_sql=guard,
             returning=("id", "external_id"),
         )
-        written = set()
         for row in rows:
             order_id, external_id = row[0], row[1]
-            written.add(external_id)
+            ids[external_id] = order_id
             inserted = row[2] if postgres else external_id not in held
             (result.created if inserted else result.updated).append(order_id)
-        result.stale.extend(e for e in external_ids if e not in written)
+        result.stale.extend(e for e in external_ids if e not in ids)
         _replace_lines(rows, by_external_id)
         _upsert_channel_shipments(rows, by_external_id)
 
+    if result.stale:  # rows the guard refused return nothing: their ids are read back
+        ids.update(Order.objects.filter(channel=channel, external_id__in=result.stale).values_list("external_id", "id"))
     result.stale.extend(o.external_id for o in superseded)
     _record_upsert_events(
         channel=channel,
         result=result,
-        ids=_order_ids(channel, by_external_id),
+        ids=ids,
         by_external_id=by_external_id,
         superseded=superseded,
         source=source,
@@ -223,13 +225,6 @@ def _upsert_channel_shipments(rows: list[tuple], by_external_id: dict[str, Norma
             update_fields=["status", "carrier", "tracking_number", "tracking_url", "shipped_at", "updated_at"],
             batch_size=500,
         )
-
-
-def _order_ids(channel: Channel, by_external_id: dict[str, NormalizedOrder]) -> dict[str, int]:
-    """external id -> order id for every order the batch touched, stale ones included."""
-    return dict(
-        Order.objects.filter(channel=channel, external_id__in=list(by_external_id)).values_list("external_id", "id")
-    )
 
 
 def _stale_message(via: str, order: NormalizedOrder) -> str:
